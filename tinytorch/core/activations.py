@@ -1,0 +1,79 @@
+"""Module 02 — activations: ReLU, Sigmoid, Tanh, GELU, Softmax.
+
+Each is a callable object (so it can sit in a ``Sequential``) built from Tensor operations, so
+gradients come from the ops' own backward rules. Sigmoid and Softmax are written to never overflow.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tinytorch.core.tensor import Tensor
+
+
+def _as_tensor(x) -> Tensor:
+    return x if isinstance(x, Tensor) else Tensor(x)
+
+
+class Activation:
+    """Base: call it like a layer. (Module 03 is not imported here: 02 comes before it.)"""
+
+    training = True
+
+    def __call__(self, x) -> Tensor:
+        return self.forward(_as_tensor(x))
+
+    def forward(self, x: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class ReLU(Activation):
+    def forward(self, x: Tensor) -> Tensor:
+        return x.relu()
+
+
+class Tanh(Activation):
+    def forward(self, x: Tensor) -> Tensor:
+        return x.tanh()
+
+
+class Sigmoid(Activation):
+    """1 / (1 + e^-x), evaluated as e^x / (1 + e^x) for negative x so |x| = 1000 cannot overflow."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        a = x.data
+        e = np.exp(-np.abs(a))  # always in (0, 1]
+        out = np.where(a >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(a.dtype, copy=False)
+        return Tensor._make(out, (x,), lambda g: (g * out * (1.0 - out),))
+
+
+class GELU(Activation):
+    """Gaussian Error Linear Unit, tanh approximation (as in GPT-2)."""
+
+    _C = float(np.sqrt(2.0 / np.pi))
+
+    def forward(self, x: Tensor) -> Tensor:
+        inner = (x + x**3 * 0.044715) * self._C
+        return x * 0.5 * (inner.tanh() + 1.0)
+
+
+class Softmax(Activation):
+    """exp(x - max) / sum(exp(x - max)) along ``axis``; the shift makes it overflow-free."""
+
+    def __init__(self, axis: int = -1):
+        self.axis = axis
+
+    def forward(self, x: Tensor) -> Tensor:
+        return softmax(x, self.axis)
+
+
+def softmax(x: Tensor, axis: int = -1) -> Tensor:
+    """Numerically stable softmax as a function (used by attention and the losses)."""
+    x = _as_tensor(x)
+    # The shift is a constant: softmax is invariant to it, so it needs no gradient.
+    shifted = x - x.data.max(axis=axis, keepdims=True)
+    e = shifted.exp()
+    return e / e.sum(axis=axis, keepdims=True)

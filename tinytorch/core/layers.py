@@ -1,0 +1,258 @@
+"""Module 03 — layers: ``Module`` and the basic building blocks.
+
+Like PyTorch's ``nn.Module``, a ``Module`` discovers its parameters, buffers and children from its
+attributes (and from lists/tuples of modules), so ``named_modules()`` walks any model and a child can
+be swapped by its dotted name — which is how quantization replaces layers anywhere in a tree.
+
+Vocabulary:
+- a *parameter* is a ``Parameter`` attribute (trainable, returned by ``parameters()``);
+- a *buffer* is any other ``Tensor`` attribute (e.g. int8 codes, scales): saved, not trained.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Iterator
+
+import numpy as np
+
+from tinytorch.core.tensor import Tensor
+
+
+class Parameter(Tensor):
+    """A trainable tensor: ``requires_grad`` defaults to True."""
+
+    def __init__(self, data, requires_grad: bool = True, dtype=None):
+        super().__init__(data, requires_grad=requires_grad, dtype=dtype)
+
+
+def _split_name(name: str) -> list[str]:
+    if not name:
+        raise KeyError("empty module name; use the names printed by model.named_modules()")
+    return name.split(".")
+
+
+class Module:
+    """Base class of every layer and model."""
+
+    training: bool = True
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__} must implement forward()")
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    # ------------------------------------------------------------------ discovery
+    def named_children(self) -> Iterator[tuple[str, Module]]:
+        for name, value in vars(self).items():
+            if isinstance(value, Module):
+                yield name, value
+            elif isinstance(value, (list, tuple)):
+                for i, item in enumerate(value):
+                    if isinstance(item, Module):
+                        yield f"{name}.{i}", item
+
+    def children(self) -> Iterator[Module]:
+        for _, child in self.named_children():
+            yield child
+
+    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
+        """This module and every descendant, depth first; each module once (shared ones too)."""
+        seen: set[int] = set()
+        stack = [(prefix, self)]
+        while stack:
+            name, module = stack.pop()
+            if id(module) in seen:
+                continue
+            seen.add(id(module))
+            yield name, module
+            kids = [(f"{name}.{n}" if name else n, c) for n, c in module.named_children()]
+            stack.extend(reversed(kids))
+
+    def modules(self) -> Iterator[Module]:
+        for _, m in self.named_modules():
+            yield m
+
+    def _own_tensors(self) -> Iterator[tuple[str, Tensor]]:
+        for name, value in vars(self).items():
+            if isinstance(value, Tensor):
+                yield name, value
+
+    def named_tensors(self) -> Iterator[tuple[str, Tensor]]:
+        """Every tensor (parameters and buffers) under its dotted name; shared ones once."""
+        seen: set[int] = set()
+        for mod_name, module in self.named_modules():
+            for name, t in module._own_tensors():
+                if id(t) not in seen:
+                    seen.add(id(t))
+                    yield (f"{mod_name}.{name}" if mod_name else name), t
+
+    def named_parameters(self) -> Iterator[tuple[str, Parameter]]:
+        for name, t in self.named_tensors():
+            if isinstance(t, Parameter):
+                yield name, t
+
+    def parameters(self) -> list[Parameter]:
+        return [p for _, p in self.named_parameters()]
+
+    def named_buffers(self) -> Iterator[tuple[str, Tensor]]:
+        for name, t in self.named_tensors():
+            if not isinstance(t, Parameter):
+                yield name, t
+
+    # ------------------------------------------------------------------ swapping children
+    def get_submodule(self, name: str) -> Module:
+        module: object = self
+        for part in _split_name(name):
+            module = module[int(part)] if isinstance(module, (list, tuple)) else getattr(module, part, None)
+            if module is None:
+                raise KeyError(f"{type(self).__name__} has no submodule {name!r}")
+        if not isinstance(module, Module):
+            raise KeyError(f"{name!r} is not a Module (it is a {type(module).__name__})")
+        return module
+
+    def set_submodule(self, name: str, new: Module) -> None:
+        """Replace the child at dotted ``name`` (e.g. ``"blocks.0.attn.q_proj"``) with ``new``."""
+        parts = _split_name(name)
+        parent: object = self
+        for part in parts[:-1]:
+            parent = parent[int(part)] if isinstance(parent, (list, tuple)) else getattr(parent, part)
+        last = parts[-1]
+        if isinstance(parent, list):
+            parent[int(last)] = new
+        elif isinstance(parent, tuple):
+            raise TypeError(f"cannot replace {name!r}: its container is a tuple; store children in a list")
+        else:
+            if not isinstance(getattr(parent, last, None), Module):
+                raise KeyError(f"{type(self).__name__} has no submodule {name!r}")
+            setattr(parent, last, new)
+
+    # ------------------------------------------------------------------ modes and grads
+    def train(self, mode: bool = True) -> Module:
+        for m in self.modules():
+            m.training = mode
+        return self
+
+    def eval(self) -> Module:
+        return self.train(False)
+
+    def zero_grad(self) -> None:
+        for p in self.parameters():
+            p.grad = None
+
+    # ------------------------------------------------------------------ state
+    def state_dict(self) -> OrderedDict[str, np.ndarray]:
+        """Name → a copy of every tensor's array (parameters and buffers), dtypes preserved."""
+        return OrderedDict((name, t.data.copy()) for name, t in self.named_tensors())
+
+    def load_state_dict(self, state: dict, strict: bool = True) -> None:
+        """Copy arrays into this model. Everything is checked first, so a bad state changes nothing."""
+        own = dict(self.named_tensors())
+        missing = [k for k in own if k not in state]
+        unexpected = [k for k in state if k not in own]
+        problems = []
+        if strict and (missing or unexpected):
+            problems.append(f"missing keys {missing}, unexpected keys {unexpected}")
+        for name, t in own.items():
+            if name not in state:
+                continue
+            arr = np.asarray(state[name])
+            if arr.shape != t.data.shape or arr.dtype != t.data.dtype:
+                problems.append(
+                    f"{name}: model has {t.data.dtype}{list(t.data.shape)}, state has {arr.dtype}{list(arr.shape)}"
+                )
+        if problems:
+            raise ValueError(
+                f"state does not match {type(self).__name__} (nothing was loaded): " + "; ".join(problems)
+            )
+        for name, t in own.items():
+            if name in state:
+                t.data[...] = state[name]
+
+    def __repr__(self) -> str:
+        kids = list(self.named_children())
+        if not kids:
+            return f"{type(self).__name__}({self.extra_repr()})"
+        body = "\n".join(f"  ({n}): " + repr(c).replace("\n", "\n  ") for n, c in kids)
+        return f"{type(self).__name__}(\n{body}\n)"
+
+    def extra_repr(self) -> str:
+        return ""
+
+
+_INITS = ("xavier", "he")
+
+
+class Linear(Module):
+    """``y = x @ W.T + b`` with ``W`` of shape (out_features, in_features), as in PyTorch."""
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, init: str = "xavier"):
+        for arg, value in (("in_features", in_features), ("out_features", out_features)):
+            if not isinstance(value, (int, np.integer)) or value <= 0:
+                raise ValueError(f"Linear: {arg} must be a positive int, got {value!r}")
+        if init not in _INITS:
+            raise ValueError(f"Linear: init must be one of {_INITS}, got {init!r}")
+        self.in_features, self.out_features = int(in_features), int(out_features)
+        # Xavier/Glorot keeps variance for tanh/sigmoid nets; He for ReLU nets (fan-in, gain 2).
+        std = np.sqrt(2.0 / (in_features + out_features)) if init == "xavier" else np.sqrt(2.0 / in_features)
+        self.weight = Parameter(np.random.randn(out_features, in_features) * std)
+        self.bias = Parameter(np.zeros(out_features)) if bias else None
+
+    def forward(self, x) -> Tensor:
+        x = x if isinstance(x, Tensor) else Tensor(x)
+        if x.shape[-1] != self.in_features:
+            raise ValueError(
+                f"Linear({self.in_features}, {self.out_features}) got input of shape {x.shape}: "
+                f"its last dimension must be {self.in_features}"
+            )
+        out = x @ self.weight.T
+        return out + self.bias if self.bias is not None else out
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+
+
+class Dropout(Module):
+    """Zeroes each element with probability ``p`` in training, scaling survivors by 1/(1-p)."""
+
+    def __init__(self, p: float = 0.5):
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"Dropout: p must be in [0, 1), got {p!r}")
+        self.p = float(p)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        keep = (np.random.random_sample(x.shape) >= self.p).astype(x.dtype) / (1.0 - self.p)
+        return x * keep
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
+class Sequential(Module):
+    """Applies its layers in order. ``model.layers[i]`` (or name ``"layers.i"``) addresses one."""
+
+    def __init__(self, *layers: Module):
+        if len(layers) == 1 and isinstance(layers[0], (list, tuple)):
+            layers = tuple(layers[0])
+        self.layers = list(layers)
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+    def __getitem__(self, i: int) -> Module:
+        return self.layers[i]
+
+    def __len__(self) -> int:
+        return len(self.layers)
+
+
+class Flatten(Module):
+    """(batch, d1, d2, …) → (batch, d1·d2·…)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x.reshape(x.shape[0], -1)

@@ -1,0 +1,1 @@
+"""Sub-package; see tinytorch.registry for what lives here."""

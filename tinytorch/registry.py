@@ -1,0 +1,67 @@
+"""The single source of truth for the module order.
+
+nox, the regression chain's import guard, the model zoo and the report all read this table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ModuleSpec:
+    number: int
+    name: str
+    import_path: str
+
+    @property
+    def tag(self) -> str:
+        """The two-digit stage tag, e.g. ``"09"``."""
+        return f"{self.number:02d}"
+
+    @property
+    def test_folder(self) -> str:
+        """Folder of this module's own tests, relative to the repository root."""
+        return f"tests/modules/{self.tag}_{self.name}"
+
+    @property
+    def source_file(self) -> str:
+        """Source file relative to the repository root."""
+        return self.import_path.replace(".", "/") + ".py"
+
+
+MODULES: tuple[ModuleSpec, ...] = (
+    ModuleSpec(1, "tensor", "tinytorch.core.tensor"),
+    ModuleSpec(2, "activations", "tinytorch.core.activations"),
+    ModuleSpec(3, "layers", "tinytorch.core.layers"),
+    ModuleSpec(4, "losses", "tinytorch.core.losses"),
+    ModuleSpec(5, "autograd", "tinytorch.core.autograd"),
+    ModuleSpec(6, "optimizers", "tinytorch.core.optimizers"),
+    ModuleSpec(7, "training", "tinytorch.core.training"),
+    ModuleSpec(8, "dataloader", "tinytorch.data.loader"),
+    ModuleSpec(9, "spatial", "tinytorch.core.spatial"),
+    ModuleSpec(10, "tokenization", "tinytorch.text.tokenization"),
+    ModuleSpec(11, "embeddings", "tinytorch.text.embeddings"),
+    ModuleSpec(12, "attention", "tinytorch.core.attention"),
+    ModuleSpec(13, "transformers", "tinytorch.models.transformer"),
+    ModuleSpec(14, "profiling", "tinytorch.profiling.profiler"),
+    ModuleSpec(15, "memoization", "tinytorch.generation.kv_cache"),
+    ModuleSpec(16, "quantization", "tinytorch.optimization.quantization"),
+)
+
+QUANTIZATION = MODULES[-1]
+LAST_STAGE = MODULES[-1].number
+
+
+def by_number(number: int) -> ModuleSpec:
+    for spec in MODULES:
+        if spec.number == number:
+            return spec
+    raise KeyError(f"no tinytorch module numbered {number}; valid: 1..{LAST_STAGE}")
+
+
+def by_import_path(path: str) -> ModuleSpec | None:
+    for spec in MODULES:
+        if spec.import_path == path:
+            return spec
+    return None
