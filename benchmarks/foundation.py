@@ -1,0 +1,120 @@
+"""Foundation benchmark (modules 01–08): digits training time and the module-test wall time.
+
+Rows, as every benchmark here returns them (``{"figure", "value", "unit", "target", "ok"}``):
+
+1. seconds for an MLP (64→64→10, ReLU, Adam lr 1e-2, batch 32) to reach ≥ 95 % accuracy on a fixed
+   seeded 20 % held-out split of the shipped 8×8 digits, evaluating after every epoch (median of 3
+   runs; target ≤ 10 s);
+2. wall time of ``python -m pytest <tests/modules 01…08> -q -p no:cacheprovider`` in a fresh
+   interpreter (target ≤ 10 s; a red test run is reported as missing the target).
+
+``python -m benchmarks.foundation`` (or ``python benchmarks/foundation.py``) prints the rows.
+"""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # run as a script from anywhere
+    sys.path.insert(0, str(ROOT))
+
+from tinytorch.registry import MODULES  # noqa: E402
+
+DIGITS = ROOT / "tests" / "data" / "digits.npz"
+TARGET_ACCURACY = 0.95
+MAX_EPOCHS = 50
+TRAIN_TARGET_S = 10.0
+PYTEST_TARGET_S = 10.0
+LAST_MODULE = 8
+
+
+def _digits_loaders():
+    from tinytorch.data.loader import DataLoader, TensorDataset
+
+    with np.load(DIGITS, allow_pickle=False) as d:
+        x, y = d["X"].astype(np.float32) / 16.0, d["y"].astype(np.int64)
+    order = np.random.default_rng(0).permutation(len(x))
+    cut = int(0.8 * len(x))
+    train = DataLoader(TensorDataset(x[order[:cut]], y[order[:cut]]), batch_size=32, shuffle=True, seed=0)
+    test = DataLoader(TensorDataset(x[order[cut:]], y[order[cut:]]), batch_size=512)
+    return train, test
+
+
+def time_to_accuracy(seed: int = 0) -> tuple[float, float, int]:
+    """(seconds, held-out accuracy reached, epochs) for one training run from a fresh model."""
+    from tinytorch.core.activations import ReLU
+    from tinytorch.core.layers import Linear, Sequential
+    from tinytorch.core.losses import CrossEntropyLoss
+    from tinytorch.core.optimizers import Adam
+    from tinytorch.core.training import Trainer
+
+    train, test = _digits_loaders()
+    start = time.perf_counter()
+    np.random.seed(seed)
+    model = Sequential(Linear(64, 64, init="he"), ReLU(), Linear(64, 10))
+    trainer = Trainer(model, Adam(model.parameters(), lr=1e-2), CrossEntropyLoss())
+    accuracy = 0.0
+    for epoch in range(1, MAX_EPOCHS + 1):
+        trainer.train_epoch(train)
+        accuracy = trainer.evaluate(test)["accuracy"]
+        if accuracy >= TARGET_ACCURACY:
+            return time.perf_counter() - start, accuracy, epoch
+    return time.perf_counter() - start, accuracy, MAX_EPOCHS
+
+
+def pytest_wall_time(last_module: int = LAST_MODULE) -> tuple[float, int, list[str]]:
+    """(seconds, exit code, folders) of the module tests 01…last in a fresh interpreter."""
+    folders = [
+        spec.test_folder for spec in MODULES if spec.number <= last_module and (ROOT / spec.test_folder).is_dir()
+    ]
+    start = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", *folders, "-q", "-p", "no:cacheprovider"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        tail = done.stdout.strip().splitlines()[-1:] or ["(no output)"]
+        print(f"[foundation] pytest exited {done.returncode}: {tail[0]}", file=sys.stderr)
+    return seconds, done.returncode, folders
+
+
+def run() -> list[dict]:
+    runs = [time_to_accuracy() for _ in range(3)]
+    seconds = statistics.median(r[0] for r in runs)
+    reached = all(r[1] >= TARGET_ACCURACY for r in runs)
+    _, accuracy, epochs = runs[0]
+    print(f"[foundation] digits: {accuracy:.1%} held-out after {epochs} epoch(s)", file=sys.stderr)
+    wall, code, folders = pytest_wall_time()
+    return [
+        {
+            "figure": "digits MLP 64-64-10 (Adam) time to >= 95% held-out accuracy",
+            "value": seconds,
+            "unit": "s",
+            "target": f"<= {TRAIN_TARGET_S:g} s",
+            "ok": reached and seconds <= TRAIN_TARGET_S,
+        },
+        {
+            "figure": f"pytest tests/modules 01-{LAST_MODULE:02d} wall time ({len(folders)} folders)",
+            "value": wall,
+            "unit": "s",
+            "target": f"<= {PYTEST_TARGET_S:g} s, all green",
+            "ok": code == 0 and wall <= PYTEST_TARGET_S,
+        },
+    ]
+
+
+if __name__ == "__main__":
+    for row in run():
+        mark = "ok" if row["ok"] else "MISSED"
+        print(f"{row['figure']}: {row['value']:.3f} {row['unit']} (target {row['target']}) {mark}")
