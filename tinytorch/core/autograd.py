@@ -27,7 +27,9 @@ def no_grad():
     return grad_mode(False)
 
 
-def numerical_grad(fn: Callable[..., Tensor], inputs: Sequence[np.ndarray], index: int, eps: float = 1e-6) -> np.ndarray:
+def numerical_grad(
+    fn: Callable[..., Tensor], inputs: Sequence[np.ndarray], index: int, eps: float = 1e-6
+) -> np.ndarray:
     """Central finite difference of ``fn(*inputs).sum()`` with respect to ``inputs[index]``."""
     x = inputs[index]
     grad = np.zeros_like(x)

@@ -32,6 +32,24 @@ def _split_name(name: str) -> list[str]:
     return name.split(".")
 
 
+def _step(obj: object, part: str, name: str, owner: Module) -> object:
+    """One hop of a dotted name: an attribute, or an index into a list/tuple of children.
+
+    Every kind of bad name (unknown attribute, non-integer or out-of-range index) becomes the same
+    ``KeyError`` so callers need to catch one exception type.
+    """
+    if isinstance(obj, (list, tuple)):
+        if not (part.isdigit() and int(part) < len(obj)):
+            raise KeyError(
+                f"{type(owner).__name__} has no submodule {name!r}: {part!r} is not an index of a list of {len(obj)}"
+            )
+        return obj[int(part)]
+    child = getattr(obj, part, None)
+    if child is None:
+        raise KeyError(f"{type(owner).__name__} has no submodule {name!r}; see model.named_modules() for valid names")
+    return child
+
+
 class Module:
     """Base class of every layer and model."""
 
@@ -105,27 +123,27 @@ class Module:
     def get_submodule(self, name: str) -> Module:
         module: object = self
         for part in _split_name(name):
-            module = module[int(part)] if isinstance(module, (list, tuple)) else getattr(module, part, None)
-            if module is None:
-                raise KeyError(f"{type(self).__name__} has no submodule {name!r}")
+            module = _step(module, part, name, self)
         if not isinstance(module, Module):
             raise KeyError(f"{name!r} is not a Module (it is a {type(module).__name__})")
         return module
 
     def set_submodule(self, name: str, new: Module) -> None:
         """Replace the child at dotted ``name`` (e.g. ``"blocks.0.attn.q_proj"``) with ``new``."""
+        if not isinstance(new, Module):
+            raise TypeError(f"set_submodule({name!r}, ...) needs a Module, got {type(new).__name__}")
         parts = _split_name(name)
         parent: object = self
         for part in parts[:-1]:
-            parent = parent[int(part)] if isinstance(parent, (list, tuple)) else getattr(parent, part)
+            parent = _step(parent, part, name, self)
         last = parts[-1]
+        if not isinstance(_step(parent, last, name, self), Module):  # only existing children are swapped
+            raise KeyError(f"{type(self).__name__} has no submodule {name!r}; see model.named_modules()")
         if isinstance(parent, list):
             parent[int(last)] = new
         elif isinstance(parent, tuple):
             raise TypeError(f"cannot replace {name!r}: its container is a tuple; store children in a list")
         else:
-            if not isinstance(getattr(parent, last, None), Module):
-                raise KeyError(f"{type(self).__name__} has no submodule {name!r}")
             setattr(parent, last, new)
 
     # ------------------------------------------------------------------ modes and grads
@@ -163,9 +181,7 @@ class Module:
                     f"{name}: model has {t.data.dtype}{list(t.data.shape)}, state has {arr.dtype}{list(arr.shape)}"
                 )
         if problems:
-            raise ValueError(
-                f"state does not match {type(self).__name__} (nothing was loaded): " + "; ".join(problems)
-            )
+            raise ValueError(f"state does not match {type(self).__name__} (nothing was loaded): " + "; ".join(problems))
         for name, t in own.items():
             if name in state:
                 t.data[...] = state[name]

@@ -201,8 +201,9 @@ class Tensor:
         if isinstance(x, Tensor):
             return x
         arr = np.asarray(x)
-        # Python scalars follow the tensor's dtype (NEP 50 "weak" scalars on every NumPy).
-        if arr.ndim == 0 and not isinstance(x, np.ndarray) and like.dtype.kind == "f":
+        # Raw float operands (Python scalars, lists, ndarrays) adopt the tensor's float dtype, so a
+        # float32 model never drifts to float64 and the result is the same under NEP 50 and before it.
+        if like.dtype.kind == "f" and arr.dtype.kind in "fiub" and arr.dtype != like.dtype:
             arr = arr.astype(like.dtype)
         return Tensor(arr, dtype=arr.dtype)
 
@@ -266,7 +267,8 @@ class Tensor:
                 gb = np.tensordot(g, a, axes=(tuple(range(g.ndim)), tuple(range(a.ndim - 1))))
                 return ga, gb
             if a.ndim == 1:
-                ga = g @ np.swapaxes(b, -1, -2)
+                # g[..., None, :] keeps a batched b's stacks apart; (p,) @ (B, p, n) would pair every g row with every b
+                ga = (g[..., None, :] @ np.swapaxes(b, -1, -2))[..., 0, :]
                 gb = np.multiply.outer(a, g) if g.ndim == 1 else a[:, None] * g[..., None, :]
                 return ga, gb
             return g @ np.swapaxes(b, -1, -2), np.swapaxes(a, -1, -2) @ g
@@ -296,23 +298,24 @@ class Tensor:
         try:
             out = self.data.reshape(shape)
         except ValueError:
-            raise ValueError(
-                f"cannot reshape tensor of shape {src} ({self.data.size} elements) into {shape}"
-            ) from None
+            raise ValueError(f"cannot reshape tensor of shape {src} ({self.data.size} elements) into {shape}") from None
         return Tensor._make(out, (self,), lambda g: (g.reshape(src),))
 
     def transpose(self, *axes) -> Tensor:
-        """No axes: swap the last two dimensions (matrix transpose). Else a full permutation."""
+        """No axes: swap the last two dimensions (matrix transpose). Two axes: swap those two
+        (PyTorch's ``transpose(dim0, dim1)``, also on 2-D). Otherwise a full permutation (NumPy)."""
         if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
             axes = tuple(axes[0])
         if not axes:
             if self.ndim < 2:
                 return self
             axes = tuple(range(self.ndim - 2)) + (self.ndim - 1, self.ndim - 2)
-        elif len(axes) == 2 and self.ndim > 2:
+        elif len(axes) == 2 and self.ndim >= 2:
             perm = list(range(self.ndim))
             perm[axes[0]], perm[axes[1]] = perm[axes[1]], perm[axes[0]]
             axes = tuple(perm)
+        # Normalise negative axes: the inverse permutation below must be computed from 0..ndim-1.
+        axes = tuple(int(a) % self.ndim if -self.ndim <= a < self.ndim else a for a in axes)
         inverse = tuple(np.argsort(axes))
         return Tensor._make(self.data.transpose(axes), (self,), lambda g: (g.transpose(inverse),))
 
