@@ -86,8 +86,181 @@ def build_mlp():
     return Sequential(Linear(16, 32, init="he"), ReLU(), Linear(32, 32, init="he"), ReLU(), Linear(32, 4))
 
 
+def _images(channels: int = 1, size: int = 8):
+    """NCHW float32 images, 8×8 single-channel by default (the shape of the shipped digits data)."""
+    return lambda rng, batch: _tensor(rng.standard_normal((batch, channels, size, size)).astype(np.float32))
+
+
+def build_cnn():
+    from tinytorch.core.activations import ReLU
+    from tinytorch.core.layers import Flatten, Linear, Sequential
+    from tinytorch.core.spatial import Conv2D, MaxPool2D
+
+    return Sequential(
+        Conv2D(1, 4, 3, padding=1), ReLU(), MaxPool2D(2),  # 8×8 → 4×4
+        Conv2D(4, 8, 3, padding=1), ReLU(), MaxPool2D(2),  # 4×4 → 2×2
+        Flatten(), Linear(8 * 2 * 2, 10),
+    )  # fmt: skip
+
+
+_RESIDUAL_BLOCK: list = []  # the class, built on first use so importing the zoo loads no tinytorch module
+
+
+def _residual_block_class():
+    if not _RESIDUAL_BLOCK:
+        from tinytorch.core.layers import Module
+        from tinytorch.core.spatial import Conv2D
+
+        class ResidualBlock(Module):
+            """``relu(x + conv2(relu(conv1(x))))``: the skip path adds the input back unchanged."""
+
+            def __init__(self, channels: int):
+                self.conv1 = Conv2D(channels, channels, 3, padding=1)
+                self.conv2 = Conv2D(channels, channels, 3, padding=1)
+
+            def forward(self, x):
+                return (x + self.conv2(self.conv1(x).relu())).relu()
+
+        _RESIDUAL_BLOCK.append(ResidualBlock)
+    return _RESIDUAL_BLOCK[0]
+
+
+def build_resnet():
+    from tinytorch.core.activations import ReLU
+    from tinytorch.core.layers import Flatten, Linear, Sequential
+    from tinytorch.core.spatial import Conv2D, MaxPool2D
+
+    block = _residual_block_class()
+    return Sequential(
+        Conv2D(1, 4, 3, padding=1), ReLU(),  # stem
+        block(4), MaxPool2D(2),  # 8×8 → 4×4
+        Flatten(), Linear(4 * 4 * 4, 10),
+    )  # fmt: skip
+
+
+# ----------------------------------------------------------------------------- sequence models (stages 12-13)
+# Tiny on purpose: vocab 32, embed_dim 16, 2 heads, sequences of 8 tokens. Each model returns one row of
+# class scores per sequence, (batch, num_classes), so every generic classifier test applies unchanged.
+_VOCAB, _EMBED, _HEADS, _SEQ = 32, 16, 2, 8
+_SEQ_CLASSES: dict = {}  # name -> class, built on first use so importing the zoo loads no tinytorch module
+
+
+def _token_ids(vocab: int = _VOCAB, seq: int = _SEQ):
+    """int64 token ids (batch, seq) in a Tensor."""
+    return lambda rng, batch: _tensor(rng.integers(0, vocab, size=(batch, seq), dtype=np.int64))
+
+
+def _attention_classifier_class():
+    if "attention" not in _SEQ_CLASSES:
+        from tinytorch.core.attention import MultiHeadAttention
+        from tinytorch.core.layers import Linear, Module
+        from tinytorch.text.embeddings import Embedding, PositionalEncoding
+
+        class AttentionClassifier(Module):
+            """Embedding → sinusoidal positions → multi-head self-attention → mean over tokens → Linear."""
+
+            def __init__(self, num_classes: int):
+                self.embedding = Embedding(_VOCAB, _EMBED)
+                self.positions = PositionalEncoding(_SEQ, _EMBED)
+                self.attn = MultiHeadAttention(_EMBED, _HEADS)
+                self.head = Linear(_EMBED, num_classes)
+
+            def forward(self, ids):
+                x = self.positions(self.embedding(ids))
+                return self.head(self.attn(x).mean(axis=1))
+
+        _SEQ_CLASSES["attention"] = AttentionClassifier
+    return _SEQ_CLASSES["attention"]
+
+
+def build_attention():
+    return _attention_classifier_class()(num_classes=4)
+
+
+def _gpt_classifier_class():
+    if "gpt" not in _SEQ_CLASSES:
+        from tinytorch.core.layers import Module
+        from tinytorch.models.transformer import GPT
+
+        class GPTNextToken(Module):
+            """A GPT (tied embeddings) whose output is the next-token logits of the LAST position,
+            (batch, vocab): a classifier over the vocabulary. The GPT itself is ``.gpt``."""
+
+            def __init__(self):
+                self.gpt = GPT(_VOCAB, _EMBED, num_layers=2, num_heads=_HEADS, max_seq_len=_SEQ, tie_weights=True)
+
+            def forward(self, ids):
+                return self.gpt(ids)[:, -1, :]
+
+        _SEQ_CLASSES["gpt"] = GPTNextToken
+    return _SEQ_CLASSES["gpt"]
+
+
+def build_gpt():
+    return _gpt_classifier_class()()
+
+
+_GPT_TAGS = frozenset({"sequence", "classifier", "gpt", "tied"})
+
+
+_MM_IMAGE = 8  # image rows; row _MM_IMAGE of the input carries the token ids
+
+
+def _image_and_tokens(rng, batch):
+    """One float32 Tensor (batch, 1, 8 + 1, 8): rows 0-7 an 8×8 image, row 8 eight token ids stored as
+    floats (exact small integers). One tensor keeps the zoo's single-input API; the model splits it."""
+    x = np.empty((batch, 1, _MM_IMAGE + 1, _SEQ), dtype=np.float32)
+    x[:, :, :_MM_IMAGE] = rng.standard_normal((batch, 1, _MM_IMAGE, _SEQ))
+    x[:, 0, _MM_IMAGE] = rng.integers(0, _VOCAB, size=(batch, _SEQ))
+    return _tensor(x)
+
+
+def _multimodal_class():
+    if "multimodal" not in _SEQ_CLASSES:
+        from tinytorch.core.layers import Linear, Module
+        from tinytorch.core.spatial import Conv2D, MaxPool2D
+        from tinytorch.core.tensor import Tensor, concatenate
+        from tinytorch.models.transformer import TransformerBlock
+        from tinytorch.text.embeddings import Embedding, PositionalEncoding
+
+        class ImageTextClassifier(Module):
+            """CNN image features and transformer text features, concatenated → Linear classifier."""
+
+            def __init__(self, num_classes: int):
+                self.conv = Conv2D(1, 4, 3, padding=1)
+                self.pool = MaxPool2D(2)  # 8×8 → 4×4
+                self.image_proj = Linear(4 * 4 * 4, _EMBED)
+                self.embedding = Embedding(_VOCAB, _EMBED)
+                self.positions = PositionalEncoding(_SEQ, _EMBED)
+                self.text_block = TransformerBlock(_EMBED, _HEADS, mlp_ratio=2)
+                self.head = Linear(2 * _EMBED, num_classes)
+
+            def forward(self, x):
+                x = x if isinstance(x, Tensor) else Tensor(x)
+                # Ids are rounded and clipped so any float input (e.g. random profiling input) stays valid.
+                ids = np.clip(np.rint(x.data[:, 0, _MM_IMAGE]), 0, _VOCAB - 1).astype(np.int64)
+                image = self.pool(self.conv(x[:, :, :_MM_IMAGE]).relu())
+                image = self.image_proj(image.reshape(image.shape[0], -1))
+                text = self.text_block(self.positions(self.embedding(ids))).mean(axis=1)
+                return self.head(concatenate([image, text], axis=1))
+
+        _SEQ_CLASSES["multimodal"] = ImageTextClassifier
+    return _SEQ_CLASSES["multimodal"]
+
+
+def build_multimodal():
+    return _multimodal_class()(num_classes=4)
+
+
 ENTRIES: list[ZooEntry] = [
     ZooEntry("mlp", 3, build_mlp, _vectors(16), _classes(4), 4, frozenset({"vector", "classifier"})),
+    ZooEntry("cnn", 9, build_cnn, _images(), _classes(10), 10, frozenset({"image", "classifier"})),
+    ZooEntry("resnet", 9, build_resnet, _images(), _classes(10), 10, frozenset({"image", "classifier"})),
+    ZooEntry("attention", 12, build_attention, _token_ids(), _classes(4), 4, frozenset({"sequence", "classifier"})),
+    ZooEntry("gpt", 13, build_gpt, _token_ids(), _classes(_VOCAB), _VOCAB, _GPT_TAGS),
+    ZooEntry(
+        "multimodal", 13, build_multimodal, _image_and_tokens, _classes(4), 4, frozenset({"multimodal", "classifier"})
+    ),
 ]
 
 

@@ -56,7 +56,7 @@ class GELU(Activation):
     _C = float(np.sqrt(2.0 / np.pi))
 
     def forward(self, x: Tensor) -> Tensor:
-        inner = (x + x**3 * 0.044715) * self._C
+        inner = (x + x * x * x * 0.044715) * self._C  # x*x*x: the float power path is ~6x slower
         return x * 0.5 * (inner.tanh() + 1.0)
 
 
