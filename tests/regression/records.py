@@ -1,0 +1,233 @@
+"""Per-test records (pytest plugin, ``-p regression.records``): one JSON line per test outcome.
+
+Active when a records file is given (``--regression-records PATH`` or ``TINYTORCH_RECORDS``). Appends:
+
+* ``kind: "test"`` — one per test, phases folded into one outcome: passed · failed · error (setup or
+  teardown failed) · skipped · xfailed · xpassed; with cell, stage, module (NN of ``tests/modules/NN_*``),
+  file, test id (node id), variant (fp32 | int8 | none, from the ``zoo_model`` parameter), model, the
+  other variant's test id (``twin_id``), a one-line message (exception type + first line), seconds and
+  the import-guard violations that happened during the test;
+* ``kind: "collect_error"`` — one per file or folder that failed to collect (outcome ``collect_error``);
+* ``kind: "session"`` — once at the end: collected count (total and per module), exit status,
+  versions, every guard violation, wall seconds.
+
+The report reads only these lines (plus the chain's ``stages.json``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import sys
+import time
+from collections import Counter
+
+import pytest
+
+from regression.common import (
+    ENV_CELL,
+    ENV_RECORDS,
+    ENV_STAGE,
+    exception_line,
+    file_of,
+    first_line,
+    module_of,
+    twin_of,
+    zoo_param,
+)
+from regression.guard import active_guard  # None unless the guard plugin is active in this run
+
+_EXC_LINE = re.compile(r"^(?:[A-Za-z_][\w]*\.)*([A-Za-z_]\w*(?:Error|Exception|Exit|Failed|Interrupt|Warning))\b(.*)$")
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("tinytorch regression records")
+    group.addoption("--regression-records", default=None, help=f"JSON-lines file to append to (env {ENV_RECORDS})")
+    group.addoption("--regression-cell", default=None, help=f"cell name written into each record (env {ENV_CELL})")
+
+
+def pytest_configure(config):
+    path = config.getoption("--regression-records") or os.environ.get(ENV_RECORDS)
+    if path and not config.pluginmanager.has_plugin("tinytorch-records"):
+        cell = config.getoption("--regression-cell") or os.environ.get(ENV_CELL) or "local"
+        raw_stage = os.environ.get(ENV_STAGE, "").strip()
+        stage = int(raw_stage) if raw_stage.isdigit() else None
+        config.pluginmanager.register(RecordsPlugin(config, path, cell, stage), "tinytorch-records")
+
+
+def collect_message(text: str) -> str:
+    """The exception line of a collection error's text (pytest hides the original exception)."""
+    lines = [line[1:].strip() for line in str(text).splitlines() if line.startswith("E ")]
+    for line in reversed(lines):
+        match = _EXC_LINE.match(line)
+        if match:
+            return first_line(match.group(1) + match.group(2))
+    return first_line(lines[-1] if lines else text) or "collection failed"
+
+
+def _zoo_meta(item) -> tuple[str | None, str]:
+    """(model, variant) from the zoo fixture's parameter, falling back to the id text."""
+    callspec = getattr(item, "callspec", None)
+    param = callspec.params.get("zoo_model") if callspec is not None else None
+    if isinstance(param, tuple) and len(param) == 2 and param[1] in ("fp32", "int8"):
+        return getattr(param[0], "name", None), param[1]
+    return zoo_param(item.nodeid)
+
+
+def _fold(phases: dict) -> tuple[str, str]:
+    """(outcome, phase that decided it) from the setup/call/teardown reports of one test."""
+    setup, call, teardown = phases.get("setup"), phases.get("call"), phases.get("teardown")
+    if setup is not None and setup.failed:
+        return "error", "setup"
+    if setup is not None and setup.skipped:
+        return ("xfailed" if hasattr(setup, "wasxfail") else "skipped"), "setup"
+    outcome, when = "passed", "call"
+    if call is not None:
+        if call.failed:
+            outcome = "failed"
+        elif call.skipped:
+            outcome = "xfailed" if hasattr(call, "wasxfail") else "skipped"
+        elif hasattr(call, "wasxfail"):
+            outcome = "xpassed"
+    if teardown is not None and teardown.failed and outcome in ("passed", "xpassed", "skipped", "xfailed"):
+        return "error", "teardown"
+    return outcome, when
+
+
+def _version(name: str) -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return None
+
+
+class RecordsPlugin:
+    def __init__(self, config, path: str, cell: str, stage: int | None):
+        self.config = config
+        self.cell, self.stage = cell, stage
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        self.handle = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed in sessionfinish
+        self.started = time.perf_counter()
+        self.collected = 0
+        self.per_module: Counter = Counter()
+        self.phases: dict[str, dict] = {}
+        self.messages: dict[tuple[str, str], str] = {}
+        self.counts: Counter = Counter()
+        self.meta: dict[str, tuple[str | None, str]] = {}
+
+    def _write(self, record: dict) -> None:
+        record = {"cell": self.cell, "stage": self.stage, **record}
+        self.handle.write(json.dumps(record, sort_keys=True) + "\n")
+        self.handle.flush()  # a killed stage keeps what it wrote
+
+    # -- collection ----------------------------------------------------------------------------
+    def pytest_collection_finish(self, session):
+        self.collected = len(session.items)
+        self.per_module = Counter(f"{module_of(item.nodeid) or 0:02d}" for item in session.items)
+        self.meta = {item.nodeid: _zoo_meta(item) for item in session.items}
+
+    def pytest_collectreport(self, report):
+        if not report.failed:
+            return
+        self.counts["collect_error"] += 1
+        self._write(
+            {
+                "kind": "collect_error",
+                "module": module_of(report.nodeid + "/"),
+                "file": file_of(report.nodeid),
+                "test_id": report.nodeid,
+                "variant": "none",
+                "model": None,
+                "twin_id": None,
+                "outcome": "collect_error",
+                "when": "collect",
+                "message": collect_message(str(report.longrepr)),
+                "seconds": round(getattr(report, "duration", 0.0) or 0.0, 4),
+                "guard_violations": self._guard_during(report.nodeid, "collect"),
+            }
+        )
+
+    # -- tests ---------------------------------------------------------------------------------
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item, call):
+        report = yield
+        if call.excinfo is not None:
+            self.messages[(item.nodeid, call.when)] = exception_line(call.excinfo.value)
+        return report
+
+    def pytest_runtest_logreport(self, report):
+        self.phases.setdefault(report.nodeid, {})[report.when] = report
+
+    def pytest_runtest_logfinish(self, nodeid, location):
+        phases = self.phases.pop(nodeid, {})
+        outcome, when = _fold(phases)
+        deciding = phases.get(when)
+        violations = [v for r in phases.values() for v in getattr(r, "tinytorch_guard", [])]
+        model, variant = self.meta.get(nodeid) or zoo_param(nodeid)
+        self.counts[outcome] += 1
+        self._write(
+            {
+                "kind": "test",
+                "module": module_of(nodeid),
+                "file": file_of(nodeid),
+                "test_id": nodeid,
+                "variant": variant,
+                "model": model,
+                "twin_id": twin_of(nodeid) if model else None,
+                "outcome": outcome,
+                "when": when,
+                "message": self._message(nodeid, when, deciding, violations, outcome),
+                "seconds": round(sum(r.duration for r in phases.values()), 4),
+                "guard_violations": violations,
+            }
+        )
+        for key in [k for k in self.messages if k[0] == nodeid]:
+            del self.messages[key]
+
+    def _message(self, nodeid, when, report, violations, outcome) -> str:
+        if outcome in ("passed",):
+            return ""
+        message = self.messages.get((nodeid, when))
+        if violations and (message is None or "import guard" not in message):
+            return "LayeringError (swallowed by the test): " + violations[0]["message"]
+        if message:
+            return message
+        if report is None:
+            return ""
+        if hasattr(report, "wasxfail") and report.wasxfail:
+            return f"xfail: {report.wasxfail}"
+        longrepr = report.longrepr
+        if isinstance(longrepr, tuple) and len(longrepr) == 3:  # skip: (path, line, "Skipped: reason")
+            return first_line(longrepr[2])
+        return first_line(str(longrepr)) if longrepr else ""
+
+    def _guard_during(self, nodeid: str, when: str) -> list[dict]:
+        guard = active_guard(self.config)
+        return [v.to_dict() for v in guard.during(nodeid, when)] if guard else []
+
+    # -- end -----------------------------------------------------------------------------------
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session, exitstatus):
+        guard = active_guard(self.config)
+        numpy = sys.modules.get("numpy")
+        tinytorch = sys.modules.get("tinytorch")
+        self._write(
+            {
+                "kind": "session",
+                "collected": self.collected,
+                "collected_per_module": dict(sorted(self.per_module.items())),
+                "outcomes": dict(self.counts),
+                "exitstatus": int(session.exitstatus),
+                "python": platform.python_version(),
+                "numpy": getattr(numpy, "__version__", None) or _version("numpy"),
+                "pytest": pytest.__version__,
+                "tinytorch_file": getattr(tinytorch, "__file__", None),
+                "guard_violations": [v.to_dict() for v in guard.violations] if guard else [],
+                "seconds": round(time.perf_counter() - self.started, 3),
+            }
+        )
+        self.handle.close()

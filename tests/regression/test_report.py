@@ -1,0 +1,266 @@
+"""The report: classification, first red stage, baseline NEW/KNOWN/FIXED, the last line, HTML that parses."""
+
+from __future__ import annotations
+
+import json
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from regression import chain, report
+from regression.common import write_json, write_jsonl
+
+MIXED = "tests/modules/02_activations/test_mixed.py"
+LAST_LINE = re.compile(r"^regression: (\d+) passed, (\d+) failed$")
+
+
+# ----------------------------------------------------------------------------------------- helpers
+def stage_entry(stage: int, passed: int, failed: int = 0, problems=()) -> dict:
+    return {
+        "stage": stage,
+        "key": f"{stage:02d}",
+        "name": "x",
+        "collected": passed + failed,
+        "passed": passed,
+        "failed": failed,
+        "errors": 0,
+        "collect_errors": 0,
+        "skipped": 0,
+        "xfailed": 0,
+        "seconds": 0.1,
+        "exit_code": 1 if failed or problems else 0,
+        "red": bool(failed or problems),
+        "problems": list(problems),
+    }
+
+
+def test_record(cell: str, stage: int, test_id: str, outcome: str, message: str = "") -> dict:
+    variant = "int8" if "-int8]" in test_id else "fp32" if "-fp32]" in test_id else "none"
+    twin = None if variant == "none" else test_id.replace(f"-{variant}]", "-fp32]" if variant == "int8" else "-int8]")
+    return {
+        "kind": "test",
+        "cell": cell,
+        "stage": stage,
+        "module": 3,
+        "file": test_id.split("::")[0],
+        "test_id": test_id,
+        "variant": variant,
+        "twin_id": twin,
+        "outcome": outcome,
+        "message": message,
+        "seconds": 0.01,
+        "guard_violations": [],
+    }
+
+
+test_record.__test__ = False  # a helper, not a test
+
+
+def write_cell(root: Path, name: str, stages: list[dict], records: list[dict]) -> None:
+    header = {"schema": 1, "cell": name, "skipped": False, "skip_reason": None, "python": "3.11.7", "numpy": "2.2.0"}
+    write_json(root / name / "stages.json", dict(header, stages=stages, seconds=1.0))
+    write_jsonl(root / name / "records.jsonl", records)
+
+
+def run_report(capsys, *args) -> tuple[int, list[str]]:
+    status = report.main([str(a) for a in args])
+    return status, capsys.readouterr().out.rstrip("\n").split("\n")
+
+
+class StrictHTML(HTMLParser):
+    """Fails on mis-nested tags; collects the grid's cell classes and element texts by id."""
+
+    VOID = {"meta", "br", "hr", "img", "input", "link", "col"}
+
+    def __init__(self):
+        super().__init__()
+        self.stack, self.grid_classes, self.ids, self._id, self.in_grid = [], [], {}, None, False
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag not in self.VOID:
+            self.stack.append(tag)
+        if tag == "table" and attrs.get("id") == "grid":
+            self.in_grid = True
+        if tag == "td" and self.in_grid:
+            self.grid_classes.append(attrs.get("class"))
+        if "id" in attrs:
+            self._id = attrs["id"]
+            self.ids[self._id] = ""
+
+    def handle_endtag(self, tag):
+        assert self.stack and self.stack[-1] == tag, f"</{tag}> closes <{self.stack[-1] if self.stack else None}>"
+        self.stack.pop()
+        if tag == "table":
+            self.in_grid = False
+        if tag in ("span", "p"):
+            self._id = None
+
+    def handle_data(self, data):
+        if self._id in ("verdict", "last-line"):
+            self.ids[self._id] += data
+
+
+# ----------------------------------------------------------------------------------------- on the real chain output
+@pytest.fixture(scope="module")
+def synthetic_report(synthetic_run):
+    return report.build_report(report.load_cells(synthetic_run["cells"]))
+
+
+def classification_of(built: dict, stage: int, test_id: str) -> str:
+    (match,) = [f for f in built["failures"] if f["stage"] == stage and f["test_id"] == test_id]
+    return match["classification"]
+
+
+@pytest.mark.parametrize(
+    "test_id, expected",
+    [
+        (f"{MIXED}::test_quantization_sensitive[mlp-int8]", report.BY_QUANTIZATION),
+        (f"{MIXED}::test_always_broken[mlp-int8]", report.REGARDLESS),
+        (f"{MIXED}::test_always_broken[mlp-fp32]", report.REGARDLESS),
+        (f"{MIXED}::test_imports_a_later_module", report.LAYERING),
+        (f"{MIXED}::test_swallows_the_guard", report.LAYERING),
+    ],
+)
+def test_failures_of_stage_2_are_classified(synthetic_report, test_id, expected):
+    assert classification_of(synthetic_report, 2, test_id) == expected
+
+
+def test_empty_and_uncollectable_stages_are_classified(synthetic_report):
+    assert classification_of(synthetic_report, 4, "tests/modules/03_layers") == report.EMPTY
+    assert classification_of(synthetic_report, 4, "tests/modules/04_losses/test_broken_import.py") == report.EMPTY
+
+
+def test_the_first_red_stage_points_at_the_module_and_file(synthetic_report):
+    (cell,) = synthetic_report["cells"]
+    assert cell["first_red_stage"] == 2
+    assert cell["points_at"]["module"] == 2
+    assert cell["points_at"]["file"] == MIXED
+
+
+def test_cli_writes_json_md_html_and_ends_with_the_count_line(synthetic_run, tmp_path, capsys):
+    status, lines = run_report(capsys, "--cells", synthetic_run["cells"], "--out", tmp_path)
+    assert status == 1
+    assert LAST_LINE.match(lines[-1]) and lines[-1] == "regression: 12 passed, 12 failed"
+    written = json.loads((tmp_path / "regression.json").read_text())
+    assert written["counts"]["passed"] == 12 and written["counts"]["failed"] == 12
+    assert "RED 4/5" in "\n".join(lines)  # stage 02: 4 passed, 5 failed
+    assert (tmp_path / "regression.md").read_text().rstrip().endswith("regression: 12 passed, 12 failed")
+    page = StrictHTML()
+    page.feed((tmp_path / "regression.html").read_text())
+    page.close()
+    assert page.stack == []
+    assert page.grid_classes == ["ok", "red", "red"]
+    assert page.ids["last-line"] == "regression: 12 passed, 12 failed"
+
+
+# ----------------------------------------------------------------------------------------- on hand-made records
+def test_green_matrix_exits_0_with_skipped_cells_explained(tmp_path, capsys):
+    cells = tmp_path / "cells"
+    write_cell(cells, "py3.11-np2.2", [stage_entry(1, 2)], [test_record("py3.11-np2.2", 1, "t.py::a", "passed")] * 2)
+    reason = "python 3.9 not found: install with `pyenv install 3.9`"
+    chain.write_skipped(cells / "py3.9-np1.24", "py3.9-np1.24", reason)
+    status, lines = run_report(capsys, "--cells", cells, "--out", tmp_path / "r")
+    assert status == 0
+    assert lines[-1] == "regression: 2 passed, 0 failed"
+    text = "\n".join(lines)
+    assert f"py3.9-np1.24: {reason}" in text and "skipped" in text
+    assert run_report(capsys, "--cells", cells, "--out", tmp_path / "r", "--fail-on-skipped")[0] == 1
+    page = StrictHTML()
+    page.feed((tmp_path / "r" / "regression.html").read_text())
+    assert page.grid_classes == ["skip", "ok"]  # cells sorted naturally: 3.9 before 3.11
+
+
+def test_int8_failure_without_a_passing_twin_is_broken_regardless(tmp_path):
+    cells = tmp_path / "cells"
+    write_cell(cells, "c", [stage_entry(3, 0, 1)], [test_record("c", 3, "t.py::a[mlp-int8]", "failed", "E: x")])
+    built = report.build_report(report.load_cells(cells))
+    assert built["failures"][0]["classification"] == report.REGARDLESS
+
+
+def test_import_error_of_a_tinytorch_module_is_a_layering_break(tmp_path):
+    cells = tmp_path / "cells"
+    message = "ModuleNotFoundError: No module named 'tinytorch.optimization.quantization'"
+    records = [
+        test_record("c", 3, "t.py::a[mlp-fp32]", "passed"),
+        test_record("c", 3, "t.py::a[mlp-int8]", "error", message),
+        test_record("c", 3, "t.py::b", "failed", "ModuleNotFoundError: No module named 'scipy'"),
+    ]
+    write_cell(cells, "c", [stage_entry(3, 1, 2)], records)
+    built = report.build_report(report.load_cells(cells))
+    assert [f["classification"] for f in built["failures"]] == [report.LAYERING, report.REGARDLESS]
+
+
+def baseline_cells(tmp_path: Path, name: str, outcomes: dict) -> Path:
+    cells = tmp_path / name
+    records = [
+        test_record("py3.12-np2.2", 3, test_id, outcome, "AssertionError: x") for test_id, outcome in outcomes.items()
+    ]
+    failed = sum(o != "passed" for o in outcomes.values())
+    write_cell(cells, "py3.12-np2.2", [stage_entry(3, len(outcomes) - failed, failed)], records)
+    return cells
+
+
+def test_baseline_marks_new_known_and_fixed(tmp_path, capsys):
+    before = baseline_cells(tmp_path, "before", {"t.py::a": "failed", "t.py::b": "failed", "t.py::c": "passed"})
+    assert run_report(capsys, "--cells", before, "--out", tmp_path / "r0")[0] == 1
+    after = baseline_cells(tmp_path, "after", {"t.py::a": "failed", "t.py::b": "passed", "t.py::c": "failed"})
+    status, lines = run_report(
+        capsys, "--cells", after, "--out", tmp_path / "r1", "--baseline", tmp_path / "r0" / "regression.json"
+    )
+    assert status == 1  # c is new and red
+    built = json.loads((tmp_path / "r1" / "regression.json").read_text())
+    assert {f["test_id"]: f["status"] for f in built["failures"]} == {"t.py::a": "KNOWN", "t.py::c": "NEW"}
+    assert built["baseline"]["fixed"] == [{"stage": 3, "test_id": "t.py::b", "variant": "none"}]
+    assert "FIXED stage 03 t.py::b" in "\n".join(lines)
+    assert lines[-1] == "regression: 1 passed, 2 failed"
+
+
+def test_baseline_with_only_known_failures_exits_0(tmp_path, capsys):
+    before = baseline_cells(tmp_path, "before", {"t.py::a": "failed"})
+    run_report(capsys, "--cells", before, "--out", tmp_path / "r0")
+    status, lines = run_report(
+        capsys, "--cells", before, "--out", tmp_path / "r1", "--baseline", tmp_path / "r0" / "regression.json"
+    )
+    assert status == 0
+    assert "nothing new and red" in lines[-2]
+    assert lines[-1] == "regression: 0 passed, 1 failed"
+
+
+def test_coverage_json_becomes_a_per_module_table(tmp_path, capsys):
+    cells = tmp_path / "cells"
+    write_cell(cells, "c", [stage_entry(1, 1)], [test_record("c", 1, "t.py::a", "passed")])
+    coverage = {
+        "files": {
+            "tinytorch/core/tensor.py": {
+                "summary": {"num_statements": 10, "covered_lines": 9, "percent_covered": 90.0}
+            },
+            "tinytorch/registry.py": {"summary": {"num_statements": 4, "covered_lines": 4, "percent_covered": 100.0}},
+        },
+        "totals": {"percent_covered": 92.857},
+    }
+    write_json(tmp_path / "coverage.json", coverage)
+    status, _ = run_report(
+        capsys, "--cells", cells, "--out", tmp_path / "r", "--coverage-json", tmp_path / "coverage.json"
+    )
+    assert status == 0
+    table = json.loads((tmp_path / "r" / "regression.json").read_text())["coverage"]
+    assert table["modules"][0] == {
+        "module": 1,
+        "label": "01 tensor",
+        "file": "tinytorch/core/tensor.py",
+        "statements": 10,
+        "covered": 9,
+        "percent": 90.0,
+    }
+    assert table["modules"][1]["percent"] is None  # not measured: shown as a dash, not as 0 %
+    assert table["other_files"] == [{"file": "tinytorch/registry.py", "percent": 100.0}]
+    html_text = (tmp_path / "r" / "regression.html").read_text()
+    assert 'id="coverage"' in html_text and "01 tensor" in html_text
+
+
+def test_no_cells_is_a_usage_error(tmp_path, capsys):
+    assert report.main(["--cells", str(tmp_path), "--out", str(tmp_path / "r")]) == 2
+    assert "no stages.json" in capsys.readouterr().err
