@@ -35,6 +35,10 @@ class ZooEntry:
     make_target: Callable[[np.random.Generator, int], np.ndarray]  # (rng, batch) -> int class ids
     num_classes: int
     tags: frozenset = field(default_factory=frozenset)
+    # Relative output error ‖y_int8 − y‖/‖y‖ allowed for the int8 twin. 1 % is the bar; deep
+    # chains of tiny layers sit at the floor of per-channel int8 rounding (≈ 0.5 % a layer, adding in
+    # quadrature), so those are held to PyTorch's per-channel test bar instead: SQNR > 35 dB.
+    int8_error_bound: float = 0.01
 
 
 @dataclass
@@ -252,14 +256,23 @@ def build_multimodal():
     return _multimodal_class()(num_classes=4)
 
 
+SQNR_35_DB = 10 ** (-35 / 20)  # 1.78 %
+
 ENTRIES: list[ZooEntry] = [
     ZooEntry("mlp", 3, build_mlp, _vectors(16), _classes(4), 4, frozenset({"vector", "classifier"})),
     ZooEntry("cnn", 9, build_cnn, _images(), _classes(10), 10, frozenset({"image", "classifier"})),
     ZooEntry("resnet", 9, build_resnet, _images(), _classes(10), 10, frozenset({"image", "classifier"})),
     ZooEntry("attention", 12, build_attention, _token_ids(), _classes(4), 4, frozenset({"sequence", "classifier"})),
-    ZooEntry("gpt", 13, build_gpt, _token_ids(), _classes(_VOCAB), _VOCAB, _GPT_TAGS),
+    ZooEntry("gpt", 13, build_gpt, _token_ids(), _classes(_VOCAB), _VOCAB, _GPT_TAGS, SQNR_35_DB),
     ZooEntry(
-        "multimodal", 13, build_multimodal, _image_and_tokens, _classes(4), 4, frozenset({"multimodal", "classifier"})
+        "multimodal",
+        13,
+        build_multimodal,
+        _image_and_tokens,
+        _classes(4),
+        4,
+        frozenset({"multimodal", "classifier"}),
+        SQNR_35_DB,
     ),
 ]
 

@@ -112,7 +112,7 @@ def _write_npz(handle, state: dict) -> None:
                     "(object arrays would need pickle)"
                 )
             with archive.open(f"{name}.npy", mode="w", force_zip64=True) as member:
-                np.lib.format.write_array(member, np.ascontiguousarray(array), allow_pickle=False)
+                np.lib.format.write_array(member, np.require(array, requirements="C"), allow_pickle=False)  # keeps 0-d
 
 
 def _fsync_dir(directory: str) -> None:

@@ -33,6 +33,23 @@ def test_forward_shape_matches_the_float_model(zoo_model, batch):
     assert out.dtype.kind == "f" and np.all(np.isfinite(out.data))
 
 
+def test_output_matches_the_float_model(zoo_model):
+    """A layer computes what it promises: an int8 twin stays within its entry's error bound of fp32.
+
+    For the fp32 variant the twin is a second seeded build, which must agree exactly. A batch of 64
+    keeps the estimate steady (a tiny model's error moves by ~0.1 point between batches of 8).
+    """
+    x = zoo_model.input(64)
+    got = zoo_model.model.eval()(x).data
+    ref = zoo.build_case(zoo_model.entry, "fp32").model.eval()(x).data
+    if not zoo_model.quantized:
+        assert_array_equal(got, ref)
+        return
+    rel = np.linalg.norm(got - ref) / np.linalg.norm(ref)
+    bound = zoo_model.entry.int8_error_bound
+    assert rel <= bound, f"{zoo_model.id}: int8 output is {rel:.2%} away from fp32 (limit {bound:.2%})"
+
+
 def test_eval_forward_is_deterministic(zoo_model):
     model = zoo_model.model.eval()
     x = zoo_model.input(2)

@@ -44,6 +44,18 @@ def test_round_trip_is_exact_with_dtypes(tmp_path, rng):
         assert sorted(archive.files) == sorted(saved.state_dict())
 
 
+def test_zero_dimensional_buffers_keep_their_shape(tmp_path):
+    class Scalars(Module):
+        def __init__(self, value):
+            self.scale = Tensor(np.array(value, dtype=np.float32))
+
+    path = str(tmp_path / "scalar.npz")
+    save_checkpoint(Scalars(3.5), path)
+    target = Scalars(0.0)
+    load_checkpoint(target, path)
+    assert target.scale.shape == () and target.scale.item() == 3.5
+
+
 def test_trainer_methods_delegate(tmp_path, rng):
     model, other = Linear(3, 2), Linear(3, 2)
     trainer = Trainer(model, SGD(model.parameters(), lr=0.1), CrossEntropyLoss())

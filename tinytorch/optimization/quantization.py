@@ -1,0 +1,313 @@
+"""Module 16 — quantization: real INT8 weights (1 byte each), < 1 % output error, no silent data loss.
+
+Public API (see ``contract.md``):
+
+- ``quantize_int8`` / ``dequantize_int8``: the codec (``int8.py``);
+- ``QuantizedLinear`` / ``QuantizedConv2D``: int8 layers (``quantized_layers.py``), forward through
+  BLAS block by block (``int8_matmul.py``);
+- ``quantize_model``: swaps every ``Linear`` and ``Conv2D`` of a model, anywhere in its tree, with
+  optional static activation calibration (``calibration.py``);
+- ``dequantize_model``: always refuses, explaining why — the float weights are gone;
+- ``compare_model_sizes``: real bytes before and after.
+
+Layering: importing this module loads only ``tinytorch.core.tensor`` and ``tinytorch.core.layers``
+(the regression chain quantizes models from stage 03 on). ``Conv2D`` is recognised through
+``sys.modules`` (a Conv2D instance implies module 09 is loaded); spatial helpers and the profiler are
+imported inside the functions that need them.
+
+Decisions worth knowing:
+
+- **Shared (tied) weights stay float.** A ``Linear``/``Conv2D`` whose weight or bias tensor is also
+  held by another module — GPT's ``lm_head.weight is token_embedding.weight`` — is left as it is, so
+  the tie stays one tensor (the embedding keeps looking rows up in it, training updates both uses).
+  Quantizing it would either break the tie or force int8 onto the embedding. Such layers are listed
+  in ``model.quantization_report.skipped`` with the reason.
+- **A module used at several places** (the same ``Linear`` object twice) is quantized once and the
+  one quantized layer is put at every place, so the sharing survives.
+- **A ``Linear``/``Conv2D`` subclass that overrides ``forward``** is skipped (its computation is not
+  ``x @ W.T + b``; replacing it would silently change the model) and reported.
+- **A bare ``Linear``/``Conv2D`` as the model itself** cannot be replaced in place (nothing holds it
+  to swap); ``inplace=True`` raises ``QuantizationError`` suggesting ``Sequential(layer)`` or
+  ``inplace=False``, which returns the quantized layer.
+- Calling ``quantize_model`` on a model that already holds quantized layers raises: re-quantizing
+  int8 codes could only add error.
+"""
+
+from __future__ import annotations
+
+import copy
+import warnings
+from dataclasses import dataclass, field
+
+from tinytorch.core.layers import Linear, Module
+from tinytorch.core.tensor import Tensor
+from tinytorch.optimization.calibration import observe_inputs
+from tinytorch.optimization.errors import QuantizationError, QuantizationWarning
+from tinytorch.optimization.int8 import dequantize_int8, quantize_int8
+from tinytorch.optimization.quantized_layers import QuantizedConv2D, QuantizedLinear, conv2d_class, fake_quantize
+
+__all__ = [
+    "quantize_int8",
+    "dequantize_int8",
+    "QuantizedLinear",
+    "QuantizedConv2D",
+    "QuantizationError",
+    "QuantizationWarning",
+    "QuantizationReport",
+    "quantize_model",
+    "dequantize_model",
+    "compare_model_sizes",
+    "fake_quantize",
+]
+
+QUANTIZABLE = ("Linear", "Conv2D")
+QUANTIZED_TYPES = (QuantizedLinear, QuantizedConv2D)
+
+
+@dataclass
+class QuantizationReport:
+    """What ``quantize_model`` did, kept as ``model.quantization_report``."""
+
+    quantized: list[str] = field(default_factory=list)  # every place a quantized layer now sits
+    skipped: dict[str, str] = field(default_factory=dict)  # place -> why it stayed float
+    calibrated: list[str] = field(default_factory=list)  # places whose inputs are fake-quantized
+    per_channel: bool = True
+
+    def __str__(self) -> str:
+        mode = "per channel" if self.per_channel else "per tensor"
+        lines = [f"quantized {len(self.quantized)} layer(s) to int8 ({mode})"]
+        lines += [f"  kept float: {name} ({why})" for name, why in self.skipped.items()]
+        if self.calibrated:
+            lines.append(f"  static int8 activations: {len(self.calibrated)} layer(s)")
+        return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------- finding layers
+def _all_places(model: Module):
+    """Every (dotted name, module) below ``model``, a shared module once per place it sits."""
+    stack = [("", model, frozenset())]
+    while stack:
+        name, module, ancestors = stack.pop()
+        if name:
+            yield name, module
+        if id(module) in ancestors:  # a cycle: do not descend again
+            continue
+        inner = ancestors | {id(module)}
+        kids = [(f"{name}.{n}" if name else n, c, inner) for n, c in module.named_children()]
+        stack.extend(reversed(kids))
+
+
+def _float_layer_kind(module: Module) -> type | None:
+    """``QuantizedLinear``/``QuantizedConv2D`` for a float layer that can be swapped, else None."""
+    conv = conv2d_class()
+    if isinstance(module, Linear):
+        return QuantizedLinear
+    if conv is not None and isinstance(module, conv):
+        return QuantizedConv2D
+    return None
+
+
+def _forward_overridden(module: Module) -> bool:
+    base = Linear if isinstance(module, Linear) else conv2d_class()
+    return type(module).forward is not base.forward or "forward" in vars(module)
+
+
+def _tensor_holders(model: Module) -> dict[int, set[int]]:
+    """id(tensor or its array) -> ids of the modules holding it as an attribute (or in a list)."""
+    holders: dict[int, set[int]] = {}
+    for module in model.modules():
+        for value in vars(module).values():
+            items = value if isinstance(value, (list, tuple)) else (value,)
+            for item in items:
+                if isinstance(item, Tensor):
+                    for key in (id(item), id(item.data)):
+                        holders.setdefault(key, set()).add(id(module))
+    return holders
+
+
+def _shared_tensor(module: Module, holders: dict[int, set[int]]) -> str | None:
+    for attr in ("weight", "bias"):
+        t = getattr(module, attr, None)
+        if isinstance(t, Tensor) and any(len(holders.get(key, ())) > 1 for key in (id(t), id(t.data))):
+            return attr
+    return None
+
+
+def _in_tuple(model: Module, name: str) -> bool:
+    """True if the child at dotted ``name`` sits in a tuple (which ``set_submodule`` cannot change)."""
+    parent: object = model
+    for part in name.split(".")[:-1]:
+        parent = parent[int(part)] if isinstance(parent, (list, tuple)) else getattr(parent, part)
+    return isinstance(parent, tuple)
+
+
+def _keep_float_reason(model: Module, module: Module, names: list[str], holders: dict[int, set[int]]) -> str | None:
+    """Why a Linear/Conv2D must stay float (or None): its computation, a tie, or an immovable place."""
+    kind = "Linear" if isinstance(module, Linear) else "Conv2D"
+    if _forward_overridden(module):
+        return f"{type(module).__name__} overrides forward(); not a plain {kind}"
+    shared = _shared_tensor(module, holders)
+    if shared is not None:
+        return f"its {shared} is shared with another module (tied weights): kept float32 so the tie stays consistent"
+    if any(_in_tuple(model, name) for name in names):
+        return "it sits in a tuple, which cannot be changed: store the layers in a list"
+    return None
+
+
+def _plan(model: Module, report: QuantizationReport) -> dict[int, tuple[list[str], Module, type]]:
+    """{id(layer): (places, layer, quantized class)} of the layers to swap; fills ``report.skipped``."""
+    found: dict[int, tuple[list[str], Module, type]] = {}
+    for name, module in _all_places(model):
+        if isinstance(module, QUANTIZED_TYPES):
+            raise QuantizationError(
+                f"{type(model).__name__} is already quantized ({type(module).__name__} at {name!r}); quantizing "
+                "int8 codes again could only add error. Use the model as it is, or quantize the original float "
+                "model (reload its float checkpoint) instead."
+            )
+        kind = _float_layer_kind(module)
+        if kind is not None:
+            found.setdefault(id(module), ([], module, kind))[0].append(name)
+    holders = _tensor_holders(model)
+    plan = {}
+    for key, (names, module, kind) in found.items():
+        reason = _keep_float_reason(model, module, names, holders)
+        if reason is None:
+            plan[key] = (names, module, kind)
+        else:
+            report.skipped.update(dict.fromkeys(names, reason))
+    return plan
+
+
+# ----------------------------------------------------------------------------- public API
+def quantize_model(model: Module, calibration_data=None, *, inplace: bool = True, per_channel: bool = True):
+    """Replace every ``Linear`` and ``Conv2D`` in ``model`` by its int8 version; returns the model.
+
+    - ``inplace=True`` (default) changes ``model`` itself and warns (``QuantizationWarning``): the
+      float32 weights are discarded. ``inplace=False`` quantizes a deep copy, returns it, leaves
+      ``model`` bit-for-bit intact and does not warn.
+    - ``per_channel``: one scale per output channel (default) or one per weight tensor.
+    - ``calibration_data``: optional list of batches (tensors/arrays, or tuples whose first element
+      is the input) or a ``DataLoader``. The float model is run on it and each quantized layer then
+      fake-quantizes its input activations to int8 over the recorded range (see ``calibration.py``).
+      Empty → ``ValueError``.
+
+    Raises ``QuantizationError`` (a ``ValueError``) for an already-quantized model, a model with no
+    ``Linear``/``Conv2D`` to quantize, and weights holding NaN/inf — in every case before changing
+    anything. What was done is in ``result.quantization_report``.
+    """
+    if not isinstance(model, Module):
+        raise TypeError(f"quantize_model needs a tinytorch Module, got {type(model).__name__}")
+    if isinstance(model, QUANTIZED_TYPES):
+        raise QuantizationError(f"the model is already a {type(model).__name__}; there is nothing left to quantize")
+    if _float_layer_kind(model) is not None:
+        return _quantize_bare_layer(model, calibration_data, inplace=inplace, per_channel=per_channel)
+
+    target = model if inplace else copy.deepcopy(model)
+    report = QuantizationReport(per_channel=bool(per_channel))
+    plan = _plan(target, report)
+    if not plan:
+        found = f"; found only layers it must keep float: {report.skipped}" if report.skipped else ""
+        raise QuantizationError(
+            f"{type(model).__name__} has no layer to quantize: quantize_model replaces {' and '.join(QUANTIZABLE)} "
+            f"layers (anywhere in the module tree){found}. Build the model from tinytorch Linear/Conv2D layers, "
+            "or quantize individual tensors with quantize_int8."
+        )
+    ranges = _calibrate(target, plan, calibration_data)
+    replacements = _build(plan, ranges, report, per_channel)  # everything built before anything changes
+    for places, new in replacements:
+        for name in places:
+            target.set_submodule(name, new)
+        report.quantized.extend(places)
+    target.quantization_report = report
+    if inplace:
+        _warn_inplace(model, report)
+    return target
+
+
+def _calibrate(model: Module, plan: dict, calibration_data) -> dict[int, tuple[float, float]]:
+    if calibration_data is None:
+        return {}
+    layers = {key: (places[0], layer) for key, (places, layer, _) in plan.items()}
+    observers = observe_inputs(model, layers, calibration_data)
+    return {key: obs.range() for key, obs in observers.items()}
+
+
+def _build(plan: dict, ranges: dict, report: QuantizationReport, per_channel: bool) -> list[tuple[list[str], Module]]:
+    built = []
+    for key, (places, layer, kind) in plan.items():
+        try:
+            new = kind(layer, per_channel=per_channel)
+        except ValueError as exc:
+            raise QuantizationError(f"cannot quantize layer {places[0]!r} (nothing was changed): {exc}") from None
+        if key in ranges:
+            new.set_input_range(*ranges[key])
+            report.calibrated.extend(places)
+        built.append((places, new))
+    return built
+
+
+def _quantize_bare_layer(layer: Module, calibration_data, *, inplace: bool, per_channel: bool):
+    kind = _float_layer_kind(layer)
+    if inplace:
+        raise QuantizationError(
+            f"the model is a bare {type(layer).__name__}: a layer cannot replace itself in place. Use "
+            f"qlayer = quantize_model(layer, inplace=False) (returns a {kind.__name__}), or wrap it: "
+            "model = Sequential(layer); quantize_model(model)."
+        )
+    from tinytorch.core.layers import Sequential  # module 03, already loaded
+
+    report = QuantizationReport(per_channel=bool(per_channel))
+    plan = {id(layer): (["<root>"], layer, kind)}
+    ranges = _calibrate(Sequential(layer), plan, calibration_data)  # observing leaves the layer unchanged
+    (_, new), *_ = _build(plan, ranges, report, per_channel)  # builds from the layer without changing it
+    report.quantized.append("<root>")
+    new.quantization_report = report
+    return new
+
+
+def _warn_inplace(model: Module, report: QuantizationReport) -> None:
+    kept = f" {len(report.skipped)} layer(s) kept float: {sorted(report.skipped)}." if report.skipped else ""
+    message = (
+        f"quantize_model modified {type(model).__name__} in place: the float32 weights of "
+        f"{len(report.quantized)} layer(s) were discarded and replaced by int8 codes; they cannot be recovered "
+        f"from this model.{kept} To keep the float model, quantize a copy: "
+        "qmodel = quantize_model(copy.deepcopy(model)) or qmodel = quantize_model(model, inplace=False)."
+    )
+    warnings.warn(QuantizationWarning(message), stacklevel=3)
+
+
+def dequantize_model(model: Module):
+    """Always raises ``QuantizationError``: int8 codes cannot give back the float32 weights."""
+    places = _all_places(model) if isinstance(model, Module) else ()
+    quantized = [name for name, m in places if isinstance(m, QUANTIZED_TYPES)]
+    where = f" ({len(quantized)} quantized layer(s), e.g. {quantized[0]!r})" if quantized else ""
+    raise QuantizationError(
+        f"cannot dequantize {type(model).__name__}{where}: quantization discarded the float32 weights and "
+        "only int8 codes (each rounded to one of 255 levels) and scales remain, so the original weights cannot be "
+        "recovered. Keep the float model next time: qmodel = quantize_model(model, inplace=False) or "
+        "quantize_model(copy.deepcopy(model)); or reload the float checkpoint (load_checkpoint) saved before "
+        "quantizing. For a float32 approximation of one layer use layer.dequantized_weight()."
+    )
+
+
+def compare_model_sizes(original: Module, quantized: Module) -> dict:
+    """Real bytes held by two models: ``original_bytes``, ``quantized_bytes``, ``compression_ratio``
+    (original / quantized), plus each model's bytes per dtype.
+
+    The bytes are the ``nbytes`` of every array the model holds (parameters, buffers, plain arrays;
+    shared ones once) — the same walk as ``Profiler.measure_memory``, so both report identical numbers.
+    """
+    from tinytorch.profiling.profiler import tensor_bytes_by_dtype  # module 14, needed only here
+
+    for arg, m in (("original", original), ("quantized", quantized)):
+        if not isinstance(m, Module):
+            raise TypeError(f"compare_model_sizes: {arg} must be a tinytorch Module, got {type(m).__name__}")
+    before, after = tensor_bytes_by_dtype(original), tensor_bytes_by_dtype(quantized)
+    original_bytes, quantized_bytes = int(sum(before.values())), int(sum(after.values()))
+    return {
+        "original_bytes": original_bytes,
+        "quantized_bytes": quantized_bytes,
+        "compression_ratio": original_bytes / quantized_bytes if quantized_bytes else float("inf"),
+        "original_by_dtype": before,
+        "quantized_by_dtype": after,
+    }
