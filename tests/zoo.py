@@ -282,10 +282,19 @@ def entries_for_stage(stage: int | None = None) -> list[ZooEntry]:
     return [e for e in ENTRIES if e.stage <= stage]
 
 
+def _give_biases_values(model, rng: np.random.Generator) -> None:
+    """Layers start with zero biases; a trained model's are not, and a bias lost or garbled by
+    quantization must show up in the outputs, so every zoo model gets small seeded biases."""
+    for name, param in model.named_parameters():
+        if name.rsplit(".", 1)[-1] == "bias":
+            param.data[...] = rng.uniform(-0.1, 0.1, size=param.shape)
+
+
 def build_case(entry: ZooEntry, variant: str, seed: int = 0) -> ZooCase:
     """Build ``entry`` with seeded weights; for ``int8`` quantize a copy (the fp32 build is the same)."""
     np.random.seed(seed)
     model = entry.build()
+    _give_biases_values(model, np.random.default_rng(seed))
     if variant == "int8":
         # Imported here, not at the top: quantization must load lazily at every stage.
         from tinytorch.optimization.quantization import quantize_model

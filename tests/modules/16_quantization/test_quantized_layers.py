@@ -186,6 +186,7 @@ def test_degenerate_weights_give_finite_outputs(fill):
     x = Tensor(np.full((2, 12), 1e-3, dtype=np.float32))
     image = Tensor(np.full((1, 2, 4, 4), 1e-3, dtype=np.float32))
     for q, inp, ref in ((QuantizedLinear(layer), x, layer), (QuantizedConv2D(conv), image, conv)):
+        assert np.all(q.weight_scale.data > 0) and np.all(np.isfinite(q.weight_scale.data))  # never 0/0
         out = q(inp).data
         assert np.all(np.isfinite(out))
         np.testing.assert_allclose(out, ref(inp).data, rtol=1e-5, atol=1e-30)
