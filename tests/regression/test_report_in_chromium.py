@@ -1,0 +1,79 @@
+"""The HTML report really renders: headless Chromium loads it, lays out the grid, and can paint it.
+
+Chromium is a prerequisite of the test suite (Debian: ``apt-get install chromium``; ``.ci/run`` installs
+it). Without a browser this test fails with that instruction — it never skips, because a page
+nobody opened is exactly what a parser-only check lets through.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+from regression import chain, report
+from regression.test_report import stage_entry, test_record, write_cell
+
+BROWSERS = ("chromium", "chromium-browser", "google-chrome", "chrome")
+# No background networking: this machine's closed network refuses those connections one by one.
+FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+)
+
+
+def find_browser() -> str:
+    for name in BROWSERS:
+        path = shutil.which(name)
+        if path:
+            return path
+    raise AssertionError(
+        f"no headless browser found (looked for {', '.join(BROWSERS)} on PATH): the HTML report must be "
+        "checked in a real browser. Install Debian's chromium: `apt-get install -y chromium`."
+    )
+
+
+def render(browser: str, page: Path, profile: Path, *extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [browser, *FLAGS, f"--user-data-dir={profile}", *extra, page.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_report_html_renders_in_headless_chromium(tmp_path):
+    cells = tmp_path / "cells"
+    write_cell(cells, "py3.11-np2.2", [stage_entry(1, 2)], [test_record("py3.11-np2.2", 1, "t.py::a", "passed")] * 2)
+    write_cell(
+        cells,
+        "py3.12-np2.2",
+        [stage_entry(3, 1, 1)],
+        [
+            test_record("py3.12-np2.2", 3, "t.py::a[mlp-fp32]", "passed"),
+            test_record("py3.12-np2.2", 3, "t.py::a[mlp-int8]", "failed", "AssertionError: int8 drifted"),
+        ],
+    )
+    chain.write_skipped(cells / "py3.9-np1.24", "py3.9-np1.24", "python 3.9 not found: `pyenv install 3.9`")
+    assert report.main(["--cells", str(cells), "--out", str(tmp_path / "out")]) == 1
+    page = tmp_path / "out" / "regression.html"
+    browser = find_browser()
+
+    dom = render(browser, page, tmp_path / "profile-dom", "--dump-dom")
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    html = dom.stdout
+    assert '<table id="grid">' in html
+    assert 'class="ok"' in html and 'class="red"' in html and 'class="skip"' in html
+    assert "broken by quantization" in html and "int8 drifted" in html
+    assert "regression: 3 passed, 1 failed" in html
+
+    shot = tmp_path / "grid.png"
+    painted = render(browser, page, tmp_path / "profile-png", f"--screenshot={shot}", "--window-size=1200,900")
+    assert painted.returncode == 0, painted.stderr[-2000:]
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 5_000
