@@ -12,7 +12,8 @@ Vocabulary:
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Iterator
+from contextlib import contextmanager
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -195,6 +196,29 @@ class Module:
 
     def extra_repr(self) -> str:
         return ""
+
+
+@contextmanager
+def wrapped_forwards(layers: Iterable[Module], wrap: Callable[[Module, Callable], Callable]) -> Iterator[None]:
+    """Within the block, each layer's ``forward`` is ``wrap(layer, original_forward)``.
+
+    The wrapper is an instance attribute shadowing the class method (a layer that already had its own
+    instance ``forward`` gets it back); everything is restored even if the block raises. The profiler
+    (14) counts FLOPs and quantization (16) records calibration ranges through this one mechanism.
+    """
+    patched: list[tuple[Module, bool, Callable]] = []
+    try:
+        for layer in layers:
+            had_own, original = "forward" in vars(layer), layer.forward
+            layer.forward = wrap(layer, original)
+            patched.append((layer, had_own, original))
+        yield
+    finally:
+        for layer, had_own, original in reversed(patched):
+            if had_own:
+                layer.forward = original
+            else:
+                del layer.forward
 
 
 _INITS = ("xavier", "he")

@@ -24,7 +24,7 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from tinytorch.core.layers import Module
+from tinytorch.core.layers import Module, wrapped_forwards
 from tinytorch.core.tensor import Tensor, grad_mode
 from tinytorch.optimization.int8 import check_finite
 
@@ -79,23 +79,14 @@ def observe_inputs(model: Module, layers: dict[int, tuple[str, Module]], data) -
     of each layer in ``layers`` ({id: (name, layer)}). The model is left exactly as it was."""
     observers = {key: RangeObserver(name) for key, (name, _) in layers.items()}
     modes = [(m, m.training) for m in model.modules()]
-    patched: list[tuple[Module, bool, object]] = []
+    chosen = [layer for _, layer in layers.values()]
     try:
-        for key, (_, layer) in layers.items():
-            had_own = "forward" in vars(layer)
-            original = layer.forward
-            layer.forward = _recording(original, observers[key])  # instance attribute shadows the method
-            patched.append((layer, had_own, original))
-        model.eval()
-        with grad_mode(False):
-            for x in calibration_inputs(data):
-                model(x)
+        with wrapped_forwards(chosen, lambda layer, original: _recording(original, observers[id(layer)])):
+            model.eval()
+            with grad_mode(False):
+                for x in calibration_inputs(data):
+                    model(x)
     finally:
-        for layer, had_own, original in patched:
-            if had_own:
-                layer.forward = original
-            else:
-                del layer.forward
         for module, mode in modes:
             module.training = mode
     return {key: obs for key, obs in observers.items() if obs.batches}

@@ -22,7 +22,7 @@ from typing import Iterator
 import numpy as np
 
 from tinytorch.core.autograd import no_grad
-from tinytorch.core.layers import Module, Parameter
+from tinytorch.core.layers import Module, Parameter, wrapped_forwards
 from tinytorch.core.tensor import Tensor
 from tinytorch.text.embeddings import Embedding
 
@@ -166,21 +166,9 @@ class Profiler:
         dtype = _default_input_dtype(model) if dtype is None else dtype
         x = Tensor(np.zeros(tuple(input_shape), dtype=dtype))
         records: list[int] = []
-        patched: list[tuple[Module, bool, object]] = []
-        try:
-            for layer in _compute_layers(model):
-                had_own = "forward" in vars(layer)
-                original = layer.forward
-                layer.forward = _recording_forward(layer, original, records)  # instance attr shadows the class
-                patched.append((layer, had_own, original))
-            with no_grad():
-                model(x)
-        finally:
-            for layer, had_own, original in patched:
-                if had_own:
-                    layer.forward = original
-                else:
-                    del layer.forward
+        record = lambda layer, original: _recording_forward(layer, original, records)  # noqa: E731
+        with wrapped_forwards(_compute_layers(model), record), no_grad():
+            model(x)
         return sum(records)
 
     def measure_memory(self, model: Module) -> dict:
