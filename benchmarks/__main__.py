@@ -23,8 +23,7 @@ SUITES = ("foundation", "spatial", "generation", "quantization", "suite_times")
 def _format_table(rows: list[dict]) -> str:
     header = ("suite", "figure", "value", "unit", "target", "ok")
     cells = [
-        (r["suite"], r["figure"], f"{r['value']:.4g}", r["unit"], r["target"], "yes" if r["ok"] else "NO")
-        for r in rows
+        (r["suite"], r["figure"], f"{r['value']:.4g}", r["unit"], r["target"], "yes" if r["ok"] else "NO") for r in rows
     ]
     widths = [max(len(str(c[i])) for c in [header, *cells]) for i in range(len(header))]
     line = lambda c: "  ".join(str(v).ljust(w) for v, w in zip(c, widths))  # noqa: E731

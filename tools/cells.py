@@ -1,0 +1,157 @@
+"""Where each cell's results live, which cells the report shows, and the sign-off verdict.
+
+Layout under the reports root (``reports/``, or ``reports/signoff/`` for the release check):
+
+    cells/<cell>/        tests/regression/chain.py output: stages.json, records.jsonl, logs/, coverage/
+    coverage/            tools/coverage_report.py output: .coverage, html/, coverage.json, modules.json
+    regression.{json,md,html}   tests/regression/report.py output
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+from tools import matrix
+from tools.interpreters import Interpreter, missing_reason
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+ENV_REPORTS = "TINYTORCH_REPORTS"
+"""Reports root; ``signoff`` points it at ``reports/signoff`` so a release check never mixes with dev runs."""
+ENV_NO_REPORT = "TINYTORCH_NO_REPORT"
+"""Set in CI's per-cell jobs: the cell does not queue ``report`` (the combine job reports for all)."""
+ENV_FROM_ARTIFACTS = "TINYTORCH_CELLS_FROM_ARTIFACTS"
+"""Set in CI's combine job: a cell without results means its job uploaded nothing, not a missing Python."""
+ENV_REPORT_ARGS = "TINYTORCH_REPORT_ARGS"
+"""Extra ``report.py`` arguments (e.g. ``--baseline PATH``) when posargs go elsewhere (``signoff``)."""
+ENV_CHAIN_ARGS = "TINYTORCH_CHAIN_ARGS"
+"""Extra ``chain.py`` arguments for every cell of a multi-session run, where posargs would reach every
+session: ``TINYTORCH_CHAIN_ARGS="--upto 9" nox``."""
+
+
+def editable_is_current(venv: Path, repo: Path = REPO_ROOT) -> bool:
+    """Whether ``venv`` already has tinytorch installed editable from ``repo``, newer than pyproject.toml.
+
+    Rebuilding the editable wheel costs ~1.5 s a cell on every run although only a change of the
+    project's metadata needs it: source edits are seen through the editable finder anyway.
+    """
+    finders = list(venv.glob("lib/python*/site-packages/__editable___tinytorch_*_finder.py"))
+    if len(finders) != 1:
+        return False
+    finder = finders[0]
+    points_here = repr(str(repo / "tinytorch")) in finder.read_text(encoding="utf-8")
+    return points_here and finder.stat().st_mtime >= (repo / "pyproject.toml").stat().st_mtime
+
+
+def reports_root() -> Path:
+    root = Path(os.environ.get(ENV_REPORTS, "reports"))
+    return root if root.is_absolute() else REPO_ROOT / root
+
+
+def cell_dir(root: Path, cell: matrix.Cell) -> Path:
+    return root / "cells" / cell.name
+
+
+def coverage_json(root: Path) -> Path:
+    return root / "coverage" / "coverage.json"
+
+
+def has_results(root: Path, cell: matrix.Cell) -> bool:
+    return (cell_dir(root, cell) / "stages.json").is_file()
+
+
+def clear_cell(root: Path, name: str) -> Path:
+    """Remove a cell's folder (records, logs, coverage data); returns its path."""
+    target = root / "cells" / name
+    shutil.rmtree(target, ignore_errors=True)
+    return target
+
+
+def reset_cell(root: Path, cell: matrix.Cell) -> Path:
+    """Empty a cell's folder before its chain runs (a shorter ``--upto`` must not leave old stages
+    behind) and drop the combined coverage, which no longer matches the cells' data."""
+    target = clear_cell(root, cell.name)
+    shutil.rmtree(root / "coverage", ignore_errors=True)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    return target
+
+
+def prune_unknown(root: Path) -> list[str]:
+    """Remove folders named like a cell that is no cell of the matrix any more (a pin or Python dropped).
+
+    Folders with other names (a hand-run ``chain.py --cell local``) are left alone: they are someone's.
+    """
+    known = {cell.name for cell in matrix.all_cells()}
+    removed = []
+    for folder in sorted((root / "cells").glob("py*-np*")):
+        if folder.is_dir() and matrix.CELL_NAME.fullmatch(folder.name) and folder.name not in known:
+            shutil.rmtree(folder)
+            removed.append(folder.name)
+    return removed
+
+
+def expected_cells(root: Path) -> list[matrix.Cell]:
+    """The cells a report under ``root`` should account for: all pairs for sign-off, else the default."""
+    return matrix.all_cells() if root.name == "signoff" else matrix.default_cells()
+
+
+def skip_reasons(
+    root: Path, cells: list[matrix.Cell], found: dict[str, Interpreter | None], from_artifacts: bool
+) -> dict[str, str]:
+    """The cells the report must show as skipped, and why.
+
+    Locally: every cell whose interpreter is missing, even if an older run left results there (they
+    cannot be from this run); a cell whose interpreter exists but that was not run this time keeps
+    what it has. In CI's combine job: every cell whose job uploaded no results.
+    """
+    reasons = {}
+    for cell in cells:
+        if from_artifacts:
+            if not has_results(root, cell):
+                reasons[cell.name] = f"no results uploaded by the CI job of {cell.name} (see that job's log)"
+        elif found.get(cell.python) is None:
+            reasons[cell.name] = missing_reason(cell.python)
+    return reasons
+
+
+def report_args(root: Path) -> list[str]:
+    """``report.py`` arguments: the cells, the output, and the combined coverage when it is current."""
+    args = ["--cells", str(root / "cells"), "--out", str(root)]
+    if coverage_json(root).is_file():  # reset_cell deletes it whenever a cell re-runs
+        args += ["--coverage-json", str(coverage_json(root))]
+    return args
+
+
+def signoff_verdict(root: Path, nox_report: Path, missing_pythons: list[str]) -> list[str]:
+    """Reasons for NO-GO (empty list = GO) from the inner nox run's ``--report`` and the report's JSON.
+
+    A red cell alone is not a reason: with ``--baseline`` the question is "anything new and red?",
+    which the regression report's verdict answers (without a baseline it is red on any failure).
+    What must hold besides: every Python present, every cell produced results, and the non-cell
+    sessions (lint, tests, coverage thresholds, bench, report) succeeded.
+    """
+    reasons = [f"interpreter missing: {missing_reason(version)}" for version in missing_pythons]
+    for cell in matrix.all_cells():
+        if not has_results(root, cell):
+            reasons.append(f"cell {cell.name} produced no results (its environment failed: see its nox log)")
+    sessions = json.loads(nox_report.read_text(encoding="utf-8"))["sessions"] if nox_report.is_file() else []
+    if not sessions:
+        reasons.append(f"no nox session report at {nox_report}")
+    for entry in sessions:
+        reason = entry.get("reason") or ""
+        if entry["name"] in ("regression", "signoff_cell", "report") and "interpreter" not in reason:
+            continue  # a red cell is judged by the report's verdict below (known failures may be fine)
+        if entry["result"] != "success":
+            name = entry["name"] + (f"({entry['args']})" if entry.get("args") else "")
+            reasons.append(f"session {name} {entry['result']}" + (f": {reason}" if reason else ""))
+    regression = root / "regression.json"
+    if not regression.is_file():
+        reasons.append(f"no regression report at {regression}")
+    else:
+        verdict = json.loads(regression.read_text(encoding="utf-8")).get("verdict", {})
+        if not verdict.get("ok", False):
+            reasons.append(f"regression report: {verdict.get('text', 'not ok')}")
+    return reasons

@@ -1,0 +1,1 @@
+"""Tests of the nox helpers (run by `nox -s tests`)."""
