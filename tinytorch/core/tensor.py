@@ -309,6 +309,8 @@ class Tensor:
         if not axes:
             if self.ndim < 2:
                 return self
+            if self.ndim == 2:  # the hot path (Linear's weight.T): a view, its own inverse
+                return Tensor._make(self.data.T, (self,), lambda g: (g.T,))
             axes = tuple(range(self.ndim - 2)) + (self.ndim - 1, self.ndim - 2)
         elif len(axes) == 2 and self.ndim >= 2:
             perm = list(range(self.ndim))
@@ -316,7 +318,7 @@ class Tensor:
             axes = tuple(perm)
         # Normalise negative axes: the inverse permutation below must be computed from 0..ndim-1.
         axes = tuple(int(a) % self.ndim if -self.ndim <= a < self.ndim else a for a in axes)
-        inverse = tuple(np.argsort(axes))
+        inverse = tuple(sorted(range(len(axes)), key=axes.__getitem__))  # argsort, without NumPy's overhead
         return Tensor._make(self.data.transpose(axes), (self,), lambda g: (g.transpose(inverse),))
 
     def __getitem__(self, index) -> Tensor:
