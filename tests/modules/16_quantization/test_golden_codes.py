@@ -6,18 +6,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from data.make_golden_int8 import CONFIGS, golden_input  # tests/ is on sys.path (conftest)
 
 from tinytorch.optimization.quantization import dequantize_int8, quantize_int8
-
-CONFIGS = {  # must match tests/data/make_golden_int8.py
-    "tensor_asym": (None, False),
-    "tensor_sym": (None, True),
-    "row_asym": (0, False),
-    "row_sym": (0, True),
-    "col_asym": (1, False),
-    "col_sym": (1, True),
-}
-
 
 GOLDEN = Path(__file__).resolve().parents[2] / "data" / "golden_int8.npz"
 
@@ -32,6 +23,7 @@ def test_golden_file_holds_every_config(golden):
     expected = {"x"} | {f"{c}_{part}" for c in CONFIGS for part in ("codes", "scale", "zero_point")}
     assert set(golden) == expected
     assert golden["x"].dtype == np.float32 and golden["x"].shape == (16, 16)
+    np.testing.assert_array_equal(golden["x"], golden_input())  # the script still builds the stored input
 
 
 @pytest.mark.parametrize("config", sorted(CONFIGS))
