@@ -1,40 +1,20 @@
-"""Wall time of the module test runs, each in a fresh interpreter (what a developer waits for)."""
+"""Wall time of the module tests 01-15 in a fresh interpreter (issue 3's target; 01-08 is in foundation)."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import time
-from pathlib import Path
+from benchmarks.foundation import pytest_wall_time
 
-from tinytorch.registry import MODULES
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def _time_pytest(last_module: int) -> float:
-    folders = [str(ROOT / spec.test_folder) for spec in MODULES if spec.number <= last_module]
-    start = time.perf_counter()
-    subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *folders],
-        cwd=ROOT,
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
-    return time.perf_counter() - start
+TARGET_S = 20.0
 
 
 def run() -> list[dict]:
-    rows = []
-    for last, target in ((8, 10.0), (15, 20.0)):
-        seconds = _time_pytest(last)
-        rows.append(
-            {
-                "figure": f"tests/modules 01-{last:02d} wall time",
-                "value": seconds,
-                "unit": "s",
-                "target": f"<= {target:g} s",
-                "ok": seconds <= target,
-            }
-        )
-    return rows
+    seconds, code, folders = pytest_wall_time(15)
+    return [
+        {
+            "figure": f"pytest tests/modules 01-15 wall time ({len(folders)} folders)",
+            "value": seconds,
+            "unit": "s",
+            "target": f"<= {TARGET_S:g} s, all green",
+            "ok": code == 0 and seconds <= TARGET_S,
+        }
+    ]
