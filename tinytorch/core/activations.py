@@ -51,13 +51,25 @@ class Sigmoid(Activation):
 
 
 class GELU(Activation):
-    """Gaussian Error Linear Unit, tanh approximation (as in GPT-2)."""
+    """Gaussian Error Linear Unit, tanh approximation (as in GPT-2).
+
+    One fused op with its own derivative rather than ~8 composed ones: every transformer MLP calls it
+    once per token during generation, where per-op overhead dominates.
+    """
 
     _C = float(np.sqrt(2.0 / np.pi))
+    _K = 0.044715
 
     def forward(self, x: Tensor) -> Tensor:
-        inner = (x + x * x * x * 0.044715) * self._C  # x*x*x: the float power path is ~6x slower
-        return x * 0.5 * (inner.tanh() + 1.0)
+        a = x.data
+        t = np.tanh(self._C * (a + self._K * a * a * a))
+        out = 0.5 * a * (1.0 + t)
+
+        def backward(g):
+            d_inner = self._C * (1.0 + 3.0 * self._K * a * a)
+            return (g * (0.5 * (1.0 + t) + 0.5 * a * (1.0 - t * t) * d_inner),)
+
+        return Tensor._make(out, (x,), backward)
 
 
 class Softmax(Activation):

@@ -28,8 +28,9 @@ def _layer_norm(x: Tensor, gamma: Tensor, beta: Tensor, eps: float) -> Tensor:
     """One fused op instead of ~10 elementwise ones: generation calls LayerNorm 2×layers+1 times per
     token, and per-op overhead dominates a one-token step."""
     a = x.data
-    centered = a - a.mean(axis=-1, keepdims=True)
-    inv_std = 1.0 / np.sqrt((centered * centered).mean(axis=-1, keepdims=True) + eps)
+    inv_n = 1.0 / a.shape[-1]  # sum × 1/n: ndarray.mean costs ~8 µs of Python per call
+    centered = a - a.sum(axis=-1, keepdims=True) * inv_n
+    inv_std = 1.0 / np.sqrt((centered * centered).sum(axis=-1, keepdims=True) * inv_n + eps)
     x_hat = centered * inv_std
 
     def backward(g):
