@@ -204,22 +204,41 @@ def apply_baseline(failures: list[dict], cells: list[dict], baseline: dict) -> d
     }
 
 
+def _module_files(module, paths: list[str]) -> list[str]:
+    """The measured files of a registry module: its own file, plus the helpers beside it when its folder
+    holds no other registry module (``tinytorch/optimization/int8.py`` counts for 16 quantization) —
+    the same rule as the ``coverage`` session's per-module table."""
+    own = [p for p in paths if p.endswith(module.source_file)]
+    folder = module.source_file.rsplit("/", 1)[0] + "/"
+    if sum(m.source_file.startswith(folder) for m in MODULES) > 1:
+        return own
+    helpers = [p for p in paths if folder in p and p not in own and not p.endswith("__init__.py")]
+    return own + sorted(helpers) if own else own
+
+
+def _percent(summaries: list[dict]) -> float:
+    """coverage.py's own formula: (lines + branches covered) / (statements + branches)."""
+    hit = sum(s.get("covered_lines", 0) + s.get("covered_branches", 0) for s in summaries)
+    total = sum(s.get("num_statements", 0) + s.get("num_branches", 0) for s in summaries)
+    return round(100.0 * hit / total, 1) if total else 100.0
+
+
 def coverage_table(data: dict) -> dict:
     """Per registry module rows from a coverage.py ``json`` report (paths matched by their tinytorch suffix)."""
     files = {path.replace("\\", "/"): info.get("summary", {}) for path, info in data.get("files", {}).items()}
     rows, used = [], set()
     for module in MODULES:
-        match = next((p for p in files if p.endswith(module.source_file)), None)
-        summary = files.get(match, {}) if match else {}
-        used.add(match)
+        matched = _module_files(module, list(files))
+        used.update(matched)
+        summaries = [files[p] for p in matched]
         rows.append(
             {
                 "module": module.number,
                 "label": f"{module.tag} {module.name}",
-                "file": module.source_file,
-                "statements": summary.get("num_statements"),
-                "covered": summary.get("covered_lines"),
-                "percent": None if match is None else round(float(summary.get("percent_covered", 0.0)), 1),
+                "file": ", ".join(p[p.rfind("tinytorch/") :] for p in matched) or module.source_file,
+                "statements": sum(s.get("num_statements", 0) for s in summaries) if matched else None,
+                "covered": sum(s.get("covered_lines", 0) for s in summaries) if matched else None,
+                "percent": _percent(summaries) if matched else None,
             }
         )
     others = sorted(p for p in files if p not in used)

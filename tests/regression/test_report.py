@@ -264,3 +264,20 @@ def test_coverage_json_becomes_a_per_module_table(tmp_path, capsys):
 def test_no_cells_is_a_usage_error(tmp_path, capsys):
     assert report.main(["--cells", str(tmp_path), "--out", str(tmp_path / "r")]) == 2
     assert "no stages.json" in capsys.readouterr().err
+
+
+def test_module_coverage_includes_helper_files_beside_a_lone_module():
+    summary = lambda lines, hit: {"num_statements": lines, "covered_lines": hit}  # noqa: E731
+    data = {
+        "files": {
+            "tinytorch/optimization/quantization.py": {"summary": summary(10, 10)},
+            "tinytorch/optimization/int8.py": {"summary": summary(30, 15)},
+            "tinytorch/optimization/__init__.py": {"summary": summary(1, 1)},
+            "tinytorch/core/tensor.py": {"summary": summary(4, 4)},
+            "tinytorch/core/layers.py": {"summary": summary(4, 2)},
+        }
+    }
+    rows = {row["module"]: row for row in report.coverage_table(data)["modules"]}
+    assert rows[16]["percent"] == 62.5 and rows[16]["statements"] == 40  # (10 + 15) / (10 + 30)
+    assert "tinytorch/optimization/int8.py" in rows[16]["file"]
+    assert rows[1]["percent"] == 100.0 and rows[3]["percent"] == 50.0  # core/ holds many modules: own file only
