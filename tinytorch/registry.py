@@ -60,6 +60,16 @@ def by_number(number: int) -> ModuleSpec:
     raise KeyError(f"no tinytorch module numbered {number}; valid: 1..{LAST_STAGE}")
 
 
+def label(number: int | None) -> str:
+    """``"09 spatial"`` for a module number; ``"??"`` for none, the bare number when unknown (report text)."""
+    if number is None:
+        return "??"
+    try:
+        return f"{number:02d} {by_number(number).name}"
+    except KeyError:
+        return f"{number:02d}"
+
+
 def by_import_path(path: str) -> ModuleSpec | None:
     for spec in MODULES:
         if spec.import_path == path:

@@ -47,7 +47,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:  # `python tools/mutants.py` as well as `python -m tools.mutants`
     sys.path.insert(0, str(REPO_ROOT))
 
-from tinytorch.registry import LAST_STAGE, by_number  # noqa: E402  (import-free: loads no tinytorch module)
+from tinytorch.registry import LAST_STAGE  # noqa: E402
+from tinytorch.registry import label as module_label  # noqa: E402  (import-free: loads no tinytorch module)
 
 SCHEMA = 1
 CHAIN = "tests/regression/chain.py"
@@ -389,15 +390,6 @@ class Outcome:
     @property
     def ok(self) -> bool:
         return self.verdict == OK
-
-
-def module_label(number: int | None) -> str:
-    if number is None:
-        return "??"
-    try:
-        return f"{number:02d} {by_number(number).name}"
-    except KeyError:
-        return f"{number:02d}"
 
 
 def imported_tinytorch(stages: dict | None) -> list[str]:

@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from tinytorch.registry import LAST_STAGE, MODULES, ModuleSpec
+from tinytorch.registry import LAST_STAGE, by_number, label
 
 SCHEMA = 1
 
@@ -83,21 +83,8 @@ def parse_stages(text: str) -> list[int]:
     return sorted(stages)
 
 
-def spec(number: int) -> ModuleSpec:
-    for module in MODULES:
-        if module.number == number:
-            return module
-    raise KeyError(f"no tinytorch module numbered {number}; valid: 1..{LAST_STAGE}")
-
-
-def module_label(number: int | None) -> str:
-    """``"09 spatial"`` for a registry number, ``"??"`` when unknown."""
-    if number is None:
-        return "??"
-    try:
-        return f"{number:02d} {spec(number).name}"
-    except KeyError:
-        return f"{number:02d}"
+spec = by_number  # the registry's lookup, under the name the chain uses
+module_label = label
 
 
 def safe_name(text: str) -> str:
