@@ -45,11 +45,13 @@ from regression.common import (  # noqa: E402
     SCHEMA,
     TINYTORCH_IMPORT,
     first_line,
+    git_head,
     module_of,
     parse_stages,
     read_jsonl,
     safe_name,
     spec,
+    violation_text,
     write_json,
     write_jsonl,
 )
@@ -294,7 +296,7 @@ def summarize(stage_plan, records, problems, exit_code, timed_out, output, ctx) 
                     "classification": LAYERING,
                     "module": module_of(violation.get("nodeid") or "") or stage_plan.stage,
                     "test_id": violation.get("nodeid") or f"<stage {stage_plan.key} startup>",
-                    "message": "LayeringError: " + violation.get("message", ""),
+                    "message": violation_text(violation),
                 }
             )
     failing = sum(1 for r in tests if r["outcome"] in FAIL_OUTCOMES) + len(collect_errors)
@@ -504,6 +506,7 @@ def main(argv: list[str] | None = None) -> int:
             "pytest": _version("pytest"),
             "tinytorch_file": next((r["tinytorch_file"] for r in results if r.get("tinytorch_file")), None),
             "root": str(root),
+            "commit": git_head(root),
             "import_from": import_from,
             "coverage": args.coverage,
             "jobs": args.jobs,

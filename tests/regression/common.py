@@ -6,8 +6,12 @@ defeats the import guard.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
+import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -20,7 +24,17 @@ ENV_STAGE = "TINYTORCH_STAGE"  # also read by tests/zoo.py
 ENV_CELL = "TINYTORCH_CELL"
 ENV_RECORDS = "TINYTORCH_RECORDS"
 
-VARIANTS = ("fp32", "int8")
+# Model variants of the zoo: the float model and its int8 twins (weight-only per-channel "int8", the default
+# twin; "int8static" with calibrated static activation ranges; "int8tensor" with one scale per tensor).
+FP32 = "fp32"
+INT8_VARIANTS = ("int8", "int8static", "int8tensor")
+VARIANTS = (FP32, *INT8_VARIANTS)
+
+# Why a record has, or lacks, an fp32 twin (records.py writes it as ``pairing``):
+PAIRED = "paired"  # a zoo test run on fp32 and int8 twins: the twin says whether the float path breaks
+INT8_ONLY = "int8-only"  # int8 by design (``@pytest.mark.int8_only`` or a zoo marker without fp32)
+NO_VARIANT = "no-variant"  # a test that takes no model variant
+PAIRINGS = (PAIRED, INT8_ONLY, NO_VARIANT)
 
 # Outcomes of one test record, as written by records.py.
 PASS_OUTCOMES = frozenset({"passed", "xpassed"})
@@ -32,7 +46,7 @@ TINYTORCH_IMPORT = re.compile(r"\b(?:ImportError|ModuleNotFoundError|LayeringErr
 
 _MODULE_DIR = re.compile(r"(?:^|/)modules/(\d{2})_[^/]+/")
 # A zoo parameter inside the brackets of a test id: "...[mlp-int8]" or "...[2-cnn-fp32-x]".
-_ZOO_PARAM = re.compile(r"(?:(?<=\[)|(?<=-))([A-Za-z0-9_.]+)-(fp32|int8)(?=-|\])")
+_ZOO_PARAM = re.compile(r"(?:(?<=\[)|(?<=-))([A-Za-z0-9_.]+)-(fp32|int8[a-z]*)(?=-|\])")
 
 
 def module_of(nodeid: str) -> int | None:
@@ -54,12 +68,17 @@ def zoo_param(nodeid: str) -> tuple[str | None, str]:
     return (match.group(1), match.group(2)) if match else (None, "none")
 
 
+def is_int8(variant: str | None) -> bool:
+    return bool(variant) and variant.startswith("int8")
+
+
 def twin_of(nodeid: str) -> str | None:
-    """The same test on the other variant: ``t[mlp-int8]`` <-> ``t[mlp-fp32]``; None without a variant."""
+    """The same test on its twin: every int8 variant's twin is fp32 (``t[mlp-int8static]`` -> ``t[mlp-fp32]``),
+    fp32's is the default int8 twin; None without a variant."""
     model, variant = zoo_param(nodeid)
     if model is None:
         return None
-    other = "fp32" if variant == "int8" else "int8"
+    other = FP32 if is_int8(variant) else INT8_VARIANTS[0]
     start = nodeid.index("[")
     head, tail = nodeid[:start], nodeid[start:]
     return head + _ZOO_PARAM.sub(lambda m: f"{m.group(1)}-{other}", tail, count=1)
@@ -92,30 +111,85 @@ def safe_name(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.+-]+", "_", text).strip("_") or "cell"
 
 
+class DamagedRecords(ValueError):
+    """A JSON-lines file with a line that is not a JSON object (named by file and line)."""
+
+
+@dataclass
+class JsonLines:
+    records: list[dict]
+    truncated_tail: str | None = None  # why the last line was dropped: a killed writer's unfinished line
+
+
+def read_records(path: Path) -> JsonLines:
+    """Every JSON object of a JSON-lines file. A damaged line is a ``DamagedRecords`` error naming the file
+    and line — except a last line without its newline that does not parse: a writer killed mid-line
+    leaves exactly that, so it is dropped and reported in ``truncated_tail`` for the caller to flag."""
+    with open(path, encoding="utf-8", errors="strict") as handle:
+        lines = handle.read().split("\n")
+    records, tail = [], None
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            if number == len(lines):  # no newline after it: the writer never finished this line
+                tail = f"{path}: line {number} is cut off ({error.msg}); the process writing it was killed"
+                continue
+            raise DamagedRecords(f"{path}: line {number} is not valid JSON ({error.msg})") from None
+        if not isinstance(record, dict) or not isinstance(record.get("kind"), str):
+            raise DamagedRecords(f"{path}: line {number} is not a record (a JSON object with a 'kind')")
+        records.append(record)
+    return JsonLines(records, tail)
+
+
 def read_jsonl(path: Path) -> Iterator[dict]:
-    """Records of one JSON-lines file; a truncated last line (killed process) is ignored."""
-    with open(path, encoding="utf-8") as handle:
-        for line in handle:
-            line = line.strip()
-            if not line:
-                continue
-            try:
-                yield json.loads(line)
-            except json.JSONDecodeError:
-                continue
+    """Records of one JSON-lines file (see ``read_records``: a damaged line raises, a cut-off last line is dropped)."""
+    yield from read_records(path).records
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file in the same folder and a rename: readers see the
+    old file or the new one, never half of one; on any error the temporary is removed and the error raised."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
 
 
 def write_jsonl(path: Path, records: Iterable[dict]) -> None:
-    with open(path, "w", encoding="utf-8") as handle:
-        for record in records:
-            handle.write(json.dumps(record, sort_keys=True) + "\n")
+    write_text_atomic(path, "".join(json.dumps(record, sort_keys=True) + "\n" for record in records))
 
 
 def write_json(path: Path, data) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    write_text_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def violation_text(violation: dict) -> str:
+    """One line for a recorded violation: ``LayeringError: …`` for a refused import, ``RegistryPatch: …``."""
+    kind = "RegistryPatch" if violation.get("kind") == "patch" else "LayeringError"
+    return f"{kind}: {violation.get('message', '')}"
+
+
+def git_head(root: Path) -> str | None:
+    """The commit a checkout is at (None outside git): the report marks cells from another commit stale."""
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return (done.stdout.strip() or None) if done.returncode == 0 else None
 
 
 def first_line(text: str, limit: int = 240) -> str:

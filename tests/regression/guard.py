@@ -21,6 +21,7 @@ from typing import Sequence
 import pytest
 
 from regression.common import ENV_STAGE
+from regression.patches import RegistrySnapshot
 from tinytorch.registry import MODULES, QUANTIZATION, ModuleSpec
 
 _IMPORT_MACHINERY = ("<frozen importlib", "importlib/__init__.py", "importlib\\__init__.py")
@@ -39,6 +40,8 @@ class Violation:
     when: str  # setup | call | teardown | collect | startup
     importer: str  # "package.module (file:line)" of the import statement
 
+    kind = "import"
+
     @property
     def message(self) -> str:
         return (
@@ -47,7 +50,7 @@ class Violation:
         )
 
     def to_dict(self) -> dict:
-        return {**asdict(self), "message": self.message}
+        return {**asdict(self), "kind": self.kind, "message": self.message}
 
 
 class Guard:
@@ -117,10 +120,25 @@ def stage_from_env() -> int | None:
 
 
 class GuardPlugin:
-    """Tracks which node is running so each violation says where it happened."""
+    """Tracks which node is running so each violation says where it happened; watches for registry patches."""
 
     def __init__(self, guard: Guard):
         self.guard = guard
+        self.snapshot = RegistrySnapshot(guard.stage)
+
+    def _watch(self, nodeid: str, when: str) -> list:
+        patches = self.snapshot.changes(nodeid, when)
+        self.guard.violations.extend(patches)
+        return patches
+
+    def pytest_sessionstart(self, session):
+        """Before collection imports anything: the stage's registry modules, pristine (see patches.py)."""
+        self.guard.nodeid, self.guard.when = "", "startup"
+        self.snapshot.import_all()
+        self.snapshot.take()
+
+    def pytest_collection_finish(self, session):
+        self._watch("", "collect")  # a test module or conftest that patched at import: a session problem
 
     @pytest.hookimpl(wrapper=True)
     def pytest_make_collect_report(self, collector):
@@ -155,6 +173,8 @@ class GuardPlugin:
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item, call):
         report = yield
+        if call.when == "teardown":  # the test and its fixtures are done: whatever changed now stays changed
+            self._watch(item.nodeid, "teardown")
         caught = self.guard.during(item.nodeid, call.when)
         if caught:
             report.tinytorch_guard = [v.to_dict() for v in caught]
@@ -164,6 +184,7 @@ class GuardPlugin:
         return report
 
     def pytest_sessionfinish(self, session, exitstatus):
+        self._watch("", "session")
         if self.guard.violations and exitstatus == 0:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 

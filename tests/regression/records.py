@@ -30,11 +30,17 @@ from regression.common import (
     ENV_CELL,
     ENV_RECORDS,
     ENV_STAGE,
+    FP32,
+    INT8_ONLY,
+    NO_VARIANT,
+    PAIRED,
+    VARIANTS,
     exception_line,
     file_of,
     first_line,
     module_of,
     twin_of,
+    violation_text,
     zoo_param,
 )
 from regression.guard import active_guard  # None unless the guard plugin is active in this run
@@ -71,9 +77,48 @@ def _zoo_meta(item) -> tuple[str | None, str]:
     """(model, variant) from the zoo fixture's parameter, falling back to the id text."""
     callspec = getattr(item, "callspec", None)
     param = callspec.params.get("zoo_model") if callspec is not None else None
-    if isinstance(param, tuple) and len(param) == 2 and param[1] in ("fp32", "int8"):
+    if isinstance(param, tuple) and len(param) == 2 and param[1] in VARIANTS:
         return getattr(param[0], "name", None), param[1]
     return zoo_param(item.nodeid)
+
+
+def pairing_of(item, variant: str) -> str:
+    """Why the test has, or lacks, an fp32 twin: ``int8-only`` by design (``@pytest.mark.int8_only``, or a
+    zoo marker whose variants leave fp32 out), ``paired`` (a zoo variant with its twin), ``no-variant``."""
+    if item.get_closest_marker("int8_only") is not None:
+        return INT8_ONLY
+    zoo = item.get_closest_marker("zoo")
+    variants = zoo.kwargs.get("variants") if zoo is not None else None
+    if variant != "none" and variants is not None and FP32 not in variants:
+        return INT8_ONLY
+    return PAIRED if variant != "none" else NO_VARIANT
+
+
+def _package_dir() -> str | None:
+    """The folder of the tinytorch package that is running (a checkout may itself be named tinytorch)."""
+    package = sys.modules.get("tinytorch")
+    file = getattr(package, "__file__", None)
+    return os.path.dirname(os.path.abspath(file)) + os.sep if file else None
+
+
+def origin_of(excinfo, rootdir: str) -> str | None:
+    """Where a failure came from: the innermost frame in the tinytorch package, else the innermost frame
+    under the test root (``path:line in function``) — the code location a cause is grouped by."""
+    if excinfo is None:
+        return None
+    try:
+        entries = [(os.path.abspath(str(e.path)), e) for e in excinfo.traceback]
+    except Exception:  # a traceback pytest cannot walk: the cause is grouped by its message alone
+        return None
+    package = _package_dir()
+    root = os.path.abspath(rootdir) + os.sep
+    inside = [(p, e) for p, e in entries if package and p.startswith(package)]
+    base = os.path.dirname(package.rstrip(os.sep)) + os.sep if inside else root
+    chosen = (inside or [(p, e) for p, e in entries if p.startswith(root)] or [None])[-1]
+    if chosen is None:
+        return None
+    path, entry = chosen
+    return f"{os.path.relpath(path, base).replace(os.sep, '/')}:{entry.lineno + 1} in {entry.name}"
 
 
 def _fold(phases: dict) -> tuple[str, str]:
@@ -118,6 +163,8 @@ class RecordsPlugin:
         self.messages: dict[tuple[str, str], str] = {}
         self.counts: Counter = Counter()
         self.meta: dict[str, tuple[str | None, str]] = {}
+        self.pairing: dict[str, str] = {}
+        self.origins: dict[tuple[str, str], str | None] = {}
 
     def _write(self, record: dict) -> None:
         record = {"cell": self.cell, "stage": self.stage, **record}
@@ -129,6 +176,7 @@ class RecordsPlugin:
         self.collected = len(session.items)
         self.per_module = Counter(f"{module_of(item.nodeid) or 0:02d}" for item in session.items)
         self.meta = {item.nodeid: _zoo_meta(item) for item in session.items}
+        self.pairing = {item.nodeid: pairing_of(item, self.meta[item.nodeid][1]) for item in session.items}
 
     def pytest_collectreport(self, report):
         if not report.failed:
@@ -143,6 +191,7 @@ class RecordsPlugin:
                 "variant": "none",
                 "model": None,
                 "twin_id": None,
+                "pairing": NO_VARIANT,
                 "outcome": "collect_error",
                 "when": "collect",
                 "message": collect_message(str(report.longrepr)),
@@ -157,6 +206,7 @@ class RecordsPlugin:
         report = yield
         if call.excinfo is not None:
             self.messages[(item.nodeid, call.when)] = exception_line(call.excinfo.value)
+            self.origins[(item.nodeid, call.when)] = origin_of(call.excinfo, str(item.config.rootpath))
         return report
 
     def pytest_runtest_logreport(self, report):
@@ -178,22 +228,27 @@ class RecordsPlugin:
                 "variant": variant,
                 "model": model,
                 "twin_id": twin_of(nodeid) if model else None,
+                "pairing": self.pairing.get(nodeid) or (PAIRED if variant != "none" else NO_VARIANT),
                 "outcome": outcome,
                 "when": when,
                 "message": self._message(nodeid, when, deciding, violations, outcome),
+                "origin": None if outcome == "passed" else self.origins.get((nodeid, when)),
                 "seconds": round(sum(r.duration for r in phases.values()), 4),
                 "guard_violations": violations,
             }
         )
         for key in [k for k in self.messages if k[0] == nodeid]:
             del self.messages[key]
+            self.origins.pop(key, None)
 
     def _message(self, nodeid, when, report, violations, outcome) -> str:
         if outcome in ("passed",):
             return ""
         message = self.messages.get((nodeid, when))
         if violations and (message is None or "import guard" not in message):
-            return "LayeringError (swallowed by the test): " + violations[0]["message"]
+            kind, text = violation_text(violations[0]).split(": ", 1)
+            swallowed = " (swallowed by the test)" if violations[0].get("kind") != "patch" else ""
+            return f"{kind}{swallowed}: {text}"
         if message:
             return message
         if report is None:

@@ -1,0 +1,49 @@
+"""Classification: is a failing record quantization's fault? The four names are what users and scripts read.
+
+| the failing record                                                    | classification                 |
+|-----------------------------------------------------------------------|--------------------------------|
+| a guard refusal, an import error of a tinytorch module, a registry patch | import/layering break       |
+| a file that fails to collect, a stage whose counts do not add up       | empty or uncollectable stage   |
+| any test of module 16 (``tests/modules/16_quantization/``)            | broken by quantization         |
+| an int8-only test by design (``pairing: int8-only``)                  | broken by quantization         |
+| an int8 twin that fails while its fp32 twin passes (same stage)       | broken by quantization         |
+| an fp32 variant, a failing fp32 twin, a test with no variant          | broken regardless              |
+
+An int8 record whose twin did not run at all (deselected) cannot prove the float path works, so it stays
+"broken regardless" — with that reason spelled out, unlike an int8-only test, whose missing twin is by design.
+"""
+
+from __future__ import annotations
+
+from regression.common import INT8_ONLY, TINYTORCH_IMPORT, is_int8
+from tinytorch.registry import QUANTIZATION
+
+BY_QUANTIZATION = "broken by quantization"
+REGARDLESS = "broken regardless"
+LAYERING = "import/layering break"
+EMPTY = "empty or uncollectable stage"
+CLASSIFICATIONS = (BY_QUANTIZATION, REGARDLESS, LAYERING, EMPTY)
+
+
+def classify(record: dict, passed: set, ran: set) -> tuple[str, str]:
+    """(classification, why) of one failing record. ``passed``/``ran`` hold (stage, test id) of the cell's
+    passing / all test records: an int8 twin is judged against the fp32 twin of the same stage."""
+    if record.get("guard_violations") or TINYTORCH_IMPORT.search(record.get("message") or ""):
+        return LAYERING, "the import guard refused a module, or a registry module was patched, during it"
+    if record.get("outcome") == "collect_error":
+        return EMPTY, "the file could not be collected"
+    if record.get("module") == QUANTIZATION.number:
+        return BY_QUANTIZATION, "a test of module 16 quantization"
+    variant = record.get("variant") or "none"
+    if record.get("pairing") == INT8_ONLY:
+        return BY_QUANTIZATION, "an int8-only test by design (no fp32 twin is meaningful)"
+    if is_int8(variant):
+        twin = (record.get("stage"), record.get("twin_id"))
+        if twin in passed:
+            return BY_QUANTIZATION, "the int8 twin fails, its fp32 twin passes"
+        if twin in ran:
+            return REGARDLESS, "its fp32 twin fails too"
+        return REGARDLESS, "its fp32 twin did not run, so the float path is not cleared"
+    if variant == "fp32":
+        return REGARDLESS, "the fp32 model fails (no quantization involved)"
+    return REGARDLESS, "a test without a model variant"

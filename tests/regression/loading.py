@@ -1,0 +1,141 @@
+"""Reading what the chain wrote — every ``stages.json`` and the ``records.jsonl`` beside it — and nothing else.
+
+Damaged data is never dropped silently: a file that is not JSON, a ``stages.json`` of the wrong shape, a
+record line that is not a record is a ``ReportInputError`` naming the file (and line). The one damage
+that happens legitimately — a writer killed in the middle of its last line — becomes an explicit
+"incomplete stage" problem that turns the cell red, and so does a stage whose records do not add up to
+what it collected.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from pathlib import Path
+
+from regression.classify import EMPTY
+from regression.common import FAIL_OUTCOMES, NEUTRAL_OUTCOMES, PASS_OUTCOMES, DamagedRecords, read_records
+from tinytorch.registry import LAST_STAGE
+
+OUTCOMES = PASS_OUTCOMES | FAIL_OUTCOMES | NEUTRAL_OUTCOMES
+_STAGE_INTS = ("stage", "collected", "passed", "failed", "errors", "collect_errors", "skipped", "xfailed")
+
+
+class ReportInputError(ValueError):
+    """Input the report cannot trust, named by file (and line)."""
+
+
+def _natural(text: str):
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]
+
+
+def read_json_file(path: Path, what: str):
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except UnicodeDecodeError as error:
+        raise ReportInputError(f"{what} {path}: not UTF-8 text ({error.reason})") from None
+    except json.JSONDecodeError as error:
+        raise ReportInputError(f"{what} {path}: line {error.lineno} is not valid JSON ({error.msg})") from None
+    except OSError as error:
+        raise ReportInputError(f"{what} {path}: cannot read it ({error.strerror or error})") from None
+
+
+def check_header(header, path: Path) -> dict:
+    """A ``stages.json`` must be the chain's: a cell name, a ``stages`` list of stage dicts with counts."""
+    if not isinstance(header, dict) or not isinstance(header.get("cell"), str) or not header["cell"]:
+        raise ReportInputError(f"{path}: not a chain stages.json (no 'cell' name); rerun `nox -s regression`")
+    stages = header.get("stages")
+    if not isinstance(stages, list):
+        raise ReportInputError(f"{path}: 'stages' is not a list; rerun `nox -s regression`")
+    for index, stage in enumerate(stages):
+        where = f"{path}: stages[{index}]"
+        if not isinstance(stage, dict):
+            raise ReportInputError(f"{where} is not an object")
+        for key in _STAGE_INTS:
+            value = stage.get(key)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ReportInputError(f"{where}: {key!r} is {value!r}, not a count")
+        if not 1 <= stage["stage"] <= LAST_STAGE:
+            raise ReportInputError(f"{where}: stage {stage['stage']} is outside 1..{LAST_STAGE}")
+        if not isinstance(stage.get("red"), bool) or not isinstance(stage.get("problems", []), list):
+            raise ReportInputError(f"{where}: 'red' must be true/false and 'problems' a list")
+    return header
+
+
+def check_record(record: dict, path: Path, number: int) -> None:
+    if record["kind"] not in ("test", "collect_error"):
+        return
+    bad = None
+    if not isinstance(record.get("test_id"), str) or not record["test_id"]:
+        bad = "no test_id"
+    elif record.get("outcome") not in OUTCOMES:
+        bad = f"outcome {record.get('outcome')!r} is not one of {sorted(OUTCOMES)}"
+    elif not isinstance(record.get("stage"), int) or not 1 <= record["stage"] <= LAST_STAGE:
+        bad = f"stage {record.get('stage')!r} is not a stage number"
+    if bad:
+        raise ReportInputError(f"{path}: record {number} ({record.get('test_id', '?')}) is not a test record: {bad}")
+
+
+def _count_problems(header: dict, records: list[dict], records_file: Path, truncated: str | None) -> None:
+    """Per stage: the test records must add up to what pytest collected, else the stage is red with why."""
+    per_stage = Counter(r["stage"] for r in records if r["kind"] == "test")
+    for stage in header["stages"]:
+        expected, got = stage["collected"], per_stage.get(stage["stage"], 0)
+        outcomes = stage["passed"] + stage["failed"] + stage["errors"] + stage["skipped"] + stage["xfailed"]
+        reasons = []
+        if got != expected:
+            reasons.append(
+                f"{records_file} holds {got} test record(s) of stage {stage['stage']:02d}, pytest collected {expected}"
+            )
+        elif outcomes != expected:
+            reasons.append(f"stage {stage['stage']:02d} counts {outcomes} outcomes for {expected} collected tests")
+        if truncated and got < expected:
+            reasons.append(truncated)
+        for reason in reasons:
+            stage["problems"] = [*stage.get("problems", []), _problem(stage, "incomplete stage: " + reason)]
+            stage["red"] = True
+
+
+def _problem(stage: dict, message: str) -> dict:
+    return {
+        "classification": EMPTY,
+        "module": stage["stage"],
+        "test_id": f"<stage {stage['stage']:02d}>",
+        "message": message,
+    }
+
+
+def load_cell(stages_file: Path) -> dict:
+    header = check_header(read_json_file(stages_file, "cell results"), stages_file)
+    records_file = stages_file.with_name("records.jsonl")
+    records, truncated = [], None
+    if header.get("skipped"):
+        header["stages"] = []
+    elif not records_file.exists():
+        if header["stages"]:
+            raise ReportInputError(f"{records_file} is missing beside {stages_file}; rerun `nox -s regression`")
+    else:
+        try:
+            loaded = read_records(records_file)
+        except DamagedRecords as error:
+            raise ReportInputError(str(error)) from None
+        except UnicodeDecodeError as error:
+            raise ReportInputError(f"{records_file}: not UTF-8 text ({error.reason})") from None
+        for number, record in enumerate(loaded.records, start=1):
+            check_record(record, records_file, number)
+        records, truncated = loaded.records, loaded.truncated_tail
+        _count_problems(header, records, records_file, truncated)
+    header["records"] = records
+    header["dir"] = str(stages_file.parent)
+    return header
+
+
+def load_cells(cells_dir: Path) -> list[dict]:
+    """Every cell (a ``stages.json`` with its ``records.jsonl``) under ``cells_dir``, naturally sorted."""
+    cells = [load_cell(path) for path in sorted(Path(cells_dir).rglob("stages.json"))]
+    names = Counter(c["cell"] for c in cells)
+    duplicated = sorted(n for n, count in names.items() if count > 1)
+    if duplicated:
+        raise ReportInputError(f"cell name(s) {duplicated} appear in more than one folder under {cells_dir}")
+    return sorted(cells, key=lambda c: _natural(c["cell"]))

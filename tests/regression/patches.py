@@ -1,0 +1,136 @@
+"""Registry snapshots: a later module that monkey-patches an earlier one is caught, whatever the test order.
+
+A module-16 change that replaces, say, ``Module.load_state_dict`` when it is imported would otherwise show
+up (if at all) as an unrelated failure several stages later — or not at all at the stage of the patched
+module, whose own tests may already have run. So when a stage starts, every registry module the stage
+allows (except quantization, which nothing imports after) is imported and its public classes and functions
+are snapshotted: each module-level class/function object, and each callable or descriptor in those
+classes' own ``__dict__`` (dunders included: ``Tensor.__add__`` counts). After each test — once its
+teardown ran, so ``monkeypatch`` has undone its own changes — and after collection, the snapshot is
+compared again; a difference is a ``Patch`` that names the attribute, the module that defined the new
+value and the tinytorch modules first imported meanwhile. The guard turns it into an import/layering
+break of the test during which it happened, then re-snapshots so one patch is reported once.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import sys
+from dataclasses import asdict, dataclass
+from typing import Sequence
+
+from tinytorch.registry import MODULES, QUANTIZATION, ModuleSpec
+
+_IGNORED = frozenset({"__dict__", "__weakref__", "__doc__", "__module__", "__annotations__", "__qualname__"})
+_DESCRIPTORS = (staticmethod, classmethod, property)
+
+
+@dataclass
+class Patch:
+    attribute: str  # e.g. "tinytorch.core.layers.Module.load_state_dict"
+    change: str  # "replaced" | "added" | "removed"
+    number: int  # the patched module's registry number
+    stage: int
+    nodeid: str
+    when: str
+    patched_by: str  # who defined the new value / which modules were imported meanwhile
+
+    kind = "patch"
+
+    @property
+    def message(self) -> str:
+        return (
+            f"registry patch: {self.attribute} was {self.change} at stage {self.stage:02d} ({self.patched_by}); "
+            f"a module must not change the classes or functions of module {self.number:02d} it imports"
+        )
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "kind": self.kind, "module": self.attribute, "message": self.message}
+
+
+def _watched(value) -> bool:
+    return inspect.isclass(value) or callable(value) or isinstance(value, _DESCRIPTORS)
+
+
+def _definer(value) -> str | None:
+    target = getattr(value, "__func__", None) or getattr(value, "fget", None) or value
+    return getattr(target, "__module__", None)
+
+
+class RegistrySnapshot:
+    """Identity of every public class/function (and their methods) of the registry modules of one stage."""
+
+    def __init__(self, stage: int, modules: Sequence[ModuleSpec] = MODULES, exempt: str = QUANTIZATION.import_path):
+        self.stage = stage
+        self.specs = [m for m in modules if m.number <= stage and m.import_path != exempt]
+        self.state: dict[str, tuple[int, object]] = {}
+        self.loaded: set[str] = set()
+
+    def import_all(self) -> list[str]:
+        """Import the stage's registry modules so the snapshot sees them pristine; returns those that failed
+        (their own tests report why — an import error here is not hidden, only not duplicated)."""
+        failed = []
+        for spec in self.specs:
+            try:
+                importlib.import_module(spec.import_path)
+            except Exception:  # noqa: BLE001 - a broken module is its tests' finding, not the snapshot's
+                failed.append(spec.import_path)
+        return failed
+
+    def take(self) -> None:
+        self.state = self._current()
+        self.loaded = {name for name in sys.modules if name == "tinytorch" or name.startswith("tinytorch.")}
+
+    def _current(self) -> dict[str, tuple[int, object]]:
+        state: dict[str, tuple[int, object]] = {}
+        for spec in self.specs:
+            module = sys.modules.get(spec.import_path)
+            if module is None:
+                continue
+            for name, value in list(vars(module).items()):
+                if name.startswith("_") or not _watched(value):
+                    continue
+                state[f"{spec.import_path}.{name}"] = (spec.number, value)
+                if inspect.isclass(value) and value.__module__ == spec.import_path:
+                    for attr, member in list(vars(value).items()):
+                        if attr not in _IGNORED and _watched(member):
+                            state[f"{spec.import_path}.{name}.{attr}"] = (spec.number, member)
+        return state
+
+    def changes(self, nodeid: str, when: str) -> list[Patch]:
+        """Differences since the last snapshot (then re-snapshotted, so each change is reported once)."""
+        if not self.state:
+            return []
+        now = self._current()
+        new_modules = sorted(
+            n for n in sys.modules if (n == "tinytorch" or n.startswith("tinytorch.")) and n not in self.loaded
+        )
+        found = []
+        for key in sorted(self.state.keys() | now.keys()):
+            before, after = self.state.get(key), now.get(key)
+            if before is not None and after is not None and before[1] is after[1]:
+                continue
+            if before is None and key.count(".") <= _depth(key, self.specs):
+                continue  # a new module-level name (e.g. a lazily created helper) is not a patch of anything
+            change = "added" if before is None else "removed" if after is None else "replaced"
+            number = (before or after)[0]
+            definer = _definer(after[1]) if after is not None else None
+            who = []
+            if definer and not key.startswith(definer + "."):
+                who.append(f"new value defined in {definer}")
+            if new_modules:
+                who.append("first imported meanwhile: " + ", ".join(new_modules))
+            found.append(
+                Patch(key, change, number, self.stage, nodeid, when, "; ".join(who) or "patched by code run meanwhile")
+            )
+        self.state, self.loaded = now, self.loaded | set(new_modules)
+        return found
+
+
+def _depth(key: str, specs: Sequence[ModuleSpec]) -> int:
+    """Dots in ``<module path>.<name>``: a key with more dots is a class member."""
+    for spec in specs:
+        if key.startswith(spec.import_path + "."):
+            return spec.import_path.count(".") + 1
+    return key.count(".")

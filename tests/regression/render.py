@@ -1,0 +1,339 @@
+"""Report dict (analysis.py) -> terminal text, Markdown, HTML. Renderers never classify: they only show.
+
+The terminal grid fits 100 columns for the 10-cell default matrix: compact cell headers (``3.12/2.5``)
+and 7-character entries (``ok 1171``, ``RED 43`` = failing records at that stage), with a legend below.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+
+from regression.analysis import dedupe, stage_span
+from regression.classify import BY_QUANTIZATION, EMPTY, LAYERING, REGARDLESS
+from regression.common import module_label
+
+_CELL_NAME = re.compile(r"^py(\d+\.\d+)-np(\d+\.\d+)$")
+CAUSES_SHOWN = 8  # causes per red cell in the terminal and Markdown (JSON and HTML have all)
+TESTS_PER_CAUSE = 3  # tests listed under each cause in the terminal and Markdown
+
+
+def short_cell(name: str) -> str:
+    """``py3.12-np2.5`` -> ``3.12/2.5``; other names are kept, cut to 8 characters."""
+    match = _CELL_NAME.match(name)
+    return f"{match.group(1)}/{match.group(2)}" if match else name[:8]
+
+
+def grid_entry(stage: dict | None, cell: dict) -> tuple[str, str]:
+    """(text, state) of one grid entry; state is ok | red | skip | none."""
+    if cell["skipped"]:
+        return "skip", "skip"
+    if stage is None:
+        return "-", "none"
+    if stage["red"]:
+        failed = (stage["failed"] or 0) + (stage["errors"] or 0) + (stage["collect_errors"] or 0) + stage["problems"]
+        return f"RED {failed}", "red"
+    return f"ok {stage['passed']}", "ok"
+
+
+def _lookup(report: dict) -> dict:
+    return {(c["cell"], s["stage"]): s for c in report["cells"] for s in c["stages"]}
+
+
+def legend(report: dict) -> str:
+    counts = report["counts"]
+    return (
+        "ok N = tests passed at that stage (stage k runs modules 01..k); RED N = failing tests + problems there; "
+        f"- = not run. Total {counts['passed'] + counts['failed']} test runs over all stages and cells "
+        f"({counts['distinct_tests']} distinct tests)."
+    )
+
+
+def _cause_line(cause: dict) -> str:
+    where = f" at {cause['origin']}" if cause.get("origin") else ""
+    models = f"; models {', '.join(cause['models'])}" if cause["models"] else ""
+    modules = ", ".join(module_label(m) for m in cause["modules"]) or "-"
+    return (
+        f"{cause['tests']} test(s) [{'/'.join(cause['classifications'])}] {cause['example']}{where}"
+        f" — modules {modules}{models}; stages {stage_span(cause['stages'])}"
+    )
+
+
+def _cell_notes(cell: dict) -> list[str]:
+    notes = []
+    if cell["partial"]:
+        missing = stage_span(cell["missing_stages"]) if cell["missing_stages"] else "(module-only run)"
+        notes.append(f"partial: stages {missing} did not run")
+    if cell["stale"]:
+        notes.append(f"stale: {cell['stale']}")
+    return notes
+
+
+def render_text(report: dict, max_lines: int = 40, colour: bool = False) -> str:
+    paint = {"red": "\033[31m", "ok": "\033[32m", "skip": "\033[90m"} if colour else {}
+    reset = "\033[0m" if colour else ""
+    cells, lookup = report["cells"], _lookup(report)
+    lines = [f"regression matrix: {len(cells)} cell(s), {sum(c['skipped'] for c in cells)} skipped", ""]
+    label_width = max([15] + [len(module_label(s)) for s in report["stages"]])
+    col = max([8] + [len(short_cell(c["cell"])) + 1 for c in cells])
+    header = "".join((short_cell(c["cell"]) + ("*" if c["partial"] or c["stale"] else "")).rjust(col) for c in cells)
+    lines.append("stage".ljust(label_width) + header)
+    for number in report["stages"]:
+        row = module_label(number).ljust(label_width)
+        for cell in cells:
+            text, state = grid_entry(lookup.get((cell["cell"], number)), cell)
+            row += paint.get(state, "") + text.rjust(col) + (reset if state in paint else "")
+        lines.append(row)
+    lines.append(legend(report) + (" * = partial or stale (below)." if "*" in header else ""))
+    skipped = [c for c in cells if c["skipped"]]
+    if skipped:
+        lines += ["", "skipped cells:"] + [f"  {c['cell']}: {c['skip_reason']}" for c in skipped]
+    for cell in cells:
+        for note in _cell_notes(cell):
+            lines.append(f"  {cell['cell']} {note}")
+    for cell in (c for c in cells if c["red"]):
+        lines += ["", f"RED {cell['cell']} (python {cell['python']}, numpy {cell['numpy']}): {cell['headline']}"]
+        at = cell["points_at"] or {}
+        lines.append(f"  points at module {at.get('module_label', '??')}, {at.get('file', '?')}")
+        lines.append(
+            "  failing modules (first stage): "
+            + ", ".join(f"{module_label(int(m))} ({s:02d})" for m, s in cell["failing_modules"].items())
+        )
+        by_test = {}
+        for failure in dedupe([f for f in report["failures"] if f["cell"] == cell["cell"]]):
+            by_test[failure["test_id"]] = failure
+        shown = 0
+        for cause in cell["causes"][:CAUSES_SHOWN]:
+            lines.append(f"  cause {cause['id']}: {_cause_line(cause)}")
+            for test_id in cause["test_ids"][:TESTS_PER_CAUSE]:
+                entry = by_test.get(test_id, {})
+                status = f"{entry['status']} " if "status" in entry else ""
+                lines.append(f"      {status}{test_id} (stage {stage_span(entry.get('stages', [0]))})")
+                shown += 1
+            if cause["tests"] > TESTS_PER_CAUSE:
+                lines.append(f"      ... {cause['tests'] - TESTS_PER_CAUSE} more")
+            if shown >= max_lines:
+                break
+        if len(cell["causes"]) > CAUSES_SHOWN:
+            lines.append(f"  ... {len(cell['causes']) - CAUSES_SHOWN} more cause(s) in regression.md / .json")
+    baseline = report["baseline"]
+    if baseline is not None:
+        lines += ["", f"baseline: {baseline['new']} NEW, {baseline['known']} KNOWN, {len(baseline['fixed'])} FIXED"]
+        lines += [f"  FIXED stage {f['stage']:02d} {f['test_id']}" for f in baseline["fixed"][:max_lines]]
+    if report["coverage"]:
+        lines += ["", f"coverage: {report['coverage']['total_percent']}% total"]
+    lines += ["", f"verdict: {report['verdict']['text']}"]
+    lines.append(last_line(report))
+    return "\n".join(lines)
+
+
+def last_line(report: dict) -> str:
+    """Exactly ``regression: N passed, M failed`` — scripts read it; partial/stale is said in the verdict above."""
+    return f"regression: {report['counts']['passed']} passed, {report['counts']['failed']} failed"
+
+
+def _md(text) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _dash(value) -> str:
+    return "—" if value is None else str(value)
+
+
+def render_markdown(report: dict) -> str:
+    cells, lookup = report["cells"], _lookup(report)
+    icon = {"ok": "✅ ", "red": "❌ ", "skip": "⏭ ", "none": ""}
+    out = [
+        "# Regression matrix",
+        "",
+        f"**Verdict: {report['verdict']['text']}** — {report['counts']['passed']} passed, "
+        f"{report['counts']['failed']} failed · generated {report['generated']}",
+        "",
+        "| stage | " + " | ".join(_md(c["cell"]) for c in cells) + " |",
+        "|---|" + "---|" * len(cells),
+    ]
+    for number in report["stages"]:
+        row = [_md(module_label(number))]
+        for cell in cells:
+            text, state = grid_entry(lookup.get((cell["cell"], number)), cell)
+            row.append(icon[state] + text)
+        out.append("| " + " | ".join(row) + " |")
+    out += ["", _md(legend(report))]
+    skipped = [c for c in cells if c["skipped"]]
+    if skipped:
+        out += ["", "## Skipped cells", ""] + [f"- **{_md(c['cell'])}**: {_md(c['skip_reason'])}" for c in skipped]
+    notes = [f"- **{_md(c['cell'])}** {_md(n)}" for c in cells for n in _cell_notes(c)]
+    if notes:
+        out += ["", "## Partial or stale cells", "", *notes]
+    for cell in (c for c in cells if c["red"]):
+        at = cell["points_at"] or {}
+        out += [
+            "",
+            f"## ❌ {_md(cell['cell'])} (python {cell['python']}, numpy {cell['numpy']})",
+            "",
+            f"**{_md(cell['headline'])}**",
+            "",
+            f"Points at module **{_md(at.get('module_label', '??'))}**, `{_md(at.get('file', '?'))}`",
+            "",
+        ]
+        for cause in cell["causes"][:CAUSES_SHOWN]:
+            out.append(f"- cause {cause['id']}: {_md(_cause_line(cause))}")
+            out += [f"  - `{_md(t)}`" for t in cause["test_ids"][:TESTS_PER_CAUSE]]
+            if cause["tests"] > TESTS_PER_CAUSE:
+                out.append(f"  - … {cause['tests'] - TESTS_PER_CAUSE} more (regression.json)")
+        if len(cell["causes"]) > CAUSES_SHOWN:
+            out.append(f"- … {len(cell['causes']) - CAUSES_SHOWN} more cause(s) (regression.json)")
+    if report["baseline"] is not None:
+        baseline = report["baseline"]
+        out += ["", "## Against the baseline", "", f"{baseline['new']} NEW, {baseline['known']} KNOWN, "
+                f"{len(baseline['fixed'])} FIXED", ""]  # fmt: skip
+        out += [f"- FIXED: stage {f['stage']:02d} `{_md(f['test_id'])}`" for f in baseline["fixed"]]
+    if report["coverage"]:
+        out += [
+            "",
+            "## Coverage per module",
+            "",
+            "| module | file | statements | branches | % |",
+            "|---|---|---|---|---|",
+        ]
+        for row in report["coverage"]["modules"]:
+            out.append(
+                f"| {row['label']} | `{row['file']}` | {_dash(row['covered'])}/{_dash(row['statements'])} "
+                f"| {_dash(row.get('covered_branches'))}/{_dash(row.get('branches'))} | {_dash(row['percent'])} |"
+            )
+        for row in report["coverage"]["other_files"]:
+            out.append(f"| (helper) | `{_md(row['file'])}` | | | {row['percent']} |")
+        out.append(f"\nTotal: {report['coverage']['total_percent']}%")
+    out += ["", last_line(report), ""]
+    return "\n".join(out)
+
+
+_CSS = """
+body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222}
+h1{margin-bottom:.2em} table{border-collapse:collapse;margin:1em 0}
+th,td{border:1px solid #bbb;padding:4px 8px;text-align:left;vertical-align:top}
+th{background:#f3f3f3} td.ok{background:#c8e6c9} td.red{background:#ef5350;color:#fff;font-weight:bold}
+td.skip{background:#e0e0e0;color:#555} td.none{background:#fafafa;color:#999}
+.verdict{padding:.6em 1em;border-radius:4px;display:inline-block;font-weight:bold}
+.verdict.ok{background:#c8e6c9} .verdict.red{background:#ef9a9a}
+.cls{border-radius:3px;padding:0 4px;white-space:nowrap}
+.cls-q{background:#ffe082} .cls-r{background:#ef9a9a} .cls-l{background:#ce93d8} .cls-e{background:#b0bec5}
+.NEW{color:#b71c1c;font-weight:bold} .KNOWN{color:#555} .note{color:#8a4b00}
+code{font-size:12px;word-break:break-all} details{margin:.3em 0} summary{cursor:pointer}
+.bar{background:#eee;width:120px;height:10px;display:inline-block}
+.bar span{background:#43a047;height:10px;display:block}
+"""
+_CLS_CSS = {BY_QUANTIZATION: "cls-q", REGARDLESS: "cls-r", LAYERING: "cls-l", EMPTY: "cls-e"}
+
+
+def _html_grid(report: dict, esc) -> list[str]:
+    cells, lookup = report["cells"], _lookup(report)
+    parts = ['<h2>Stage × cell</h2><table id="grid"><thead><tr><th>stage</th>']
+    for cell in cells:
+        if cell["skipped"]:
+            detail = "skipped"
+        else:
+            detail = f"py {cell['python']} · np {cell['numpy']} · {_dash(cell['seconds'])} s"
+            detail += f" · {(cell.get('commit') or '?')[:10]} · {cell.get('started') or '?'}"
+        mark = " (partial)" if cell["partial"] else ""
+        mark += " (stale)" if cell["stale"] else ""
+        parts.append(f"<th>{esc(cell['cell'])}{esc(mark)}<br><small>{esc(detail)}</small></th>")
+    parts.append("</tr></thead><tbody>")
+    for number in report["stages"]:
+        parts.append(f"<tr><th>{esc(module_label(number))}</th>")
+        for cell in cells:
+            stage = lookup.get((cell["cell"], number))
+            text, state = grid_entry(stage, cell)
+            tip = "" if stage is None else f"{stage['collected']} collected, {stage['seconds']} s"
+            log = stage.get("log") if stage else None
+            body = esc(text)
+            if log and cell.get("dir"):
+                href = os.path.join(cell["dir"], log)
+                body = f'<a href="file://{esc(href)}">{body}</a>'
+            parts.append(f'<td class="{state}" title="{esc(tip)}">{body}</td>')
+        parts.append("</tr>")
+    parts.append(f'</tbody></table><p id="legend"><small>{esc(legend(report))}</small></p>')
+    return parts
+
+
+def _html_cell(cell: dict, report: dict, esc) -> list[str]:
+    at = cell["points_at"] or {}
+    parts = [
+        f'<h2 class="red-cell">{esc(cell["cell"])}: red</h2>',
+        f'<p class="headline"><b>{esc(cell["headline"] or "")}</b><br>Points at module '
+        f"<b>{esc(str(at.get('module_label', '??')))}</b>, <code>{esc(str(at.get('file', '?')))}</code></p>",
+    ]
+    status = {f["test_id"]: f.get("status", "") for f in report["failures"] if f["cell"] == cell["cell"]}
+    for cause in cell["causes"]:
+        classes = "".join(f'<span class="cls {_CLS_CSS[c]}">{esc(c)}</span> ' for c in cause["classifications"])
+        parts.append(
+            f'<details class="cause"><summary>{classes}cause {cause["id"]}: {esc(_cause_line(cause))}</summary><ul>'
+        )
+        parts += [
+            f'<li><span class="{esc(status.get(t, ""))}">{esc(status.get(t, ""))}</span> <code>{esc(t)}</code></li>'
+            for t in cause["test_ids"]
+        ]
+        parts.append("</ul></details>")
+    return parts
+
+
+def _html_coverage(coverage: dict, esc) -> list[str]:
+    parts = [
+        '<h2>Coverage per module</h2><table id="coverage"><thead><tr><th>module</th><th>file</th>'
+        "<th>statements covered</th><th>branches covered</th><th>%</th></tr></thead><tbody>"
+    ]
+    for row in coverage["modules"]:
+        width = 0 if row["percent"] is None else max(0.0, min(100.0, row["percent"]))
+        parts.append(
+            f"<tr><td>{esc(row['label'])}</td><td><code>{esc(row['file'])}</code></td>"
+            f"<td>{_dash(row['covered'])}/{_dash(row['statements'])}</td>"
+            f"<td>{_dash(row.get('covered_branches'))}/{_dash(row.get('branches'))}</td>"
+            f'<td>{_dash(row["percent"])} <span class="bar"><span style="width:{width}%"></span></span></td></tr>'
+        )
+    for row in coverage["other_files"]:
+        parts.append(
+            f"<tr><td>(helper)</td><td><code>{esc(row['file'])}</code></td><td></td><td></td><td>{row['percent']}</td></tr>"
+        )
+    parts.append(f"</tbody></table><p>Total: {esc(str(coverage['total_percent']))}%</p>")
+    return parts
+
+
+def render_html(report: dict) -> str:
+    esc = html.escape
+    ok = report["verdict"]["ok"]
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8"><title>tinytorch regression matrix</title>',
+        f"<style>{_CSS}</style></head><body>",
+        "<h1>tinytorch regression matrix</h1>",
+        f'<p><span id="verdict" class="verdict {"ok" if ok else "red"}">{esc(report["verdict"]["text"])}</span> '
+        f"{report['counts']['passed']} passed, {report['counts']['failed']} failed · {esc(report['generated'])}</p>",
+        *_html_grid(report, esc),
+    ]
+    skipped = [c for c in report["cells"] if c["skipped"]]
+    if skipped:
+        parts.append('<h2>Skipped cells</h2><ul id="skipped">')
+        parts += [f"<li><b>{esc(c['cell'])}</b>: {esc(str(c['skip_reason']))}</li>" for c in skipped]
+        parts.append("</ul>")
+    notes = [f'<li class="note"><b>{esc(c["cell"])}</b> {esc(n)}</li>' for c in report["cells"] for n in _cell_notes(c)]
+    if notes:
+        parts += ['<h2>Partial or stale cells</h2><ul id="notes">', *notes, "</ul>"]
+    for cell in (c for c in report["cells"] if c["red"]):
+        parts += _html_cell(cell, report, esc)
+    baseline = report["baseline"]
+    if baseline is not None:
+        parts.append(
+            f"<h2>Against the baseline</h2><p>{baseline['new']} NEW, {baseline['known']} KNOWN, "
+            f'{len(baseline["fixed"])} FIXED</p><ul id="fixed">'
+        )
+        parts += [f"<li>FIXED: stage {f['stage']:02d} <code>{esc(f['test_id'])}</code></li>" for f in baseline["fixed"]]
+        parts.append("</ul>")
+    if report["coverage"]:
+        parts += _html_coverage(report["coverage"], esc)
+    else:
+        parts.append('<h2>Coverage per module</h2><p id="coverage-missing">No coverage data in this report: run '
+                     "<code>nox -s coverage</code> after <code>nox -s regression</code>.</p>")  # fmt: skip
+    parts.append(f'<p id="last-line">{esc(last_line(report))}</p>')
+    parts.append("</body></html>\n")
+    return "\n".join(parts)
