@@ -11,6 +11,7 @@ import re
 from collections import defaultdict
 
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]+")
+_ADDRESS_MARK = "@ADDR@"
 _NUMBER = re.compile(r"(?<![A-Za-z_])[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?%?")
 _QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
 _SPACES = re.compile(r"\s+")
@@ -19,11 +20,11 @@ _BRACKETS = re.compile(r"\[[^\]]*\]")  # zoo ids inside a message: test_x[mlp-in
 
 def normalize(message: str) -> str:
     """The message with what varies between tests of one cause replaced: ``0x…``, ``N``, ``'…'``, ``[…]``."""
-    text = _ADDRESS.sub("0x…", message or "")
+    text = _ADDRESS.sub(_ADDRESS_MARK, message or "")
     text = _QUOTED.sub("'…'", text)
     text = _BRACKETS.sub("[…]", text)
     text = _NUMBER.sub("N", text)
-    return _SPACES.sub(" ", text).strip()
+    return _SPACES.sub(" ", text).strip().replace(_ADDRESS_MARK, "0x…")
 
 
 def exception_type(message: str) -> str:

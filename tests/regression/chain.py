@@ -27,11 +27,14 @@ import argparse  # noqa: E402
 import concurrent.futures as futures  # noqa: E402
 import datetime as dt  # noqa: E402
 import importlib.util  # noqa: E402
+import math  # noqa: E402
 import os  # noqa: E402
 import platform  # noqa: E402
 import re  # noqa: E402
+import shlex  # noqa: E402
 import shutil  # noqa: E402
 import subprocess  # noqa: E402
+import tempfile  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
 from collections import Counter  # noqa: E402
@@ -107,8 +110,17 @@ def plan(stages: list[int], module: int | None) -> list[StagePlan]:
     return [StagePlan(k, (module,), module) for k in stages]
 
 
+class UsageError(ValueError):
+    """A bad argument: one line on stderr, exit 2, nothing touched."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, no usage dump: the message names the argument
+        raise UsageError(f"{message} (see --help)")
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="chain.py",
         description="Run the tinytorch regression chain (stage k = tests of modules 01..k under the import guard).",
     )
@@ -136,6 +148,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="let pytest load every installed plugin (default: only pytest-timeout, for a fast start)",
     )
     parser.add_argument("--skipped", metavar="REASON", help="record this cell as skipped with REASON; run nothing")
+    parser.add_argument("--check-only", action="store_true", help="validate the arguments, touch nothing, exit 0/2")
     parser.add_argument("--pytest-args", nargs=argparse.REMAINDER, default=[], help="extra pytest arguments (last)")
     return parser.parse_args(argv)
 
@@ -416,14 +429,33 @@ def run_chain(ctx: Context, plans: list[StagePlan], jobs: int) -> list[dict]:
 
 
 def prepare_out(out: Path, keep_coverage: bool) -> None:
+    """Clear the per-stage working folders; the previous ``stages.json`` and its records stay whole until
+    the new ones replace them (``publish``), so a killed run leaves the last results readable."""
     out.mkdir(parents=True, exist_ok=True)
     for sub in ("records", "logs"):
         shutil.rmtree(out / sub, ignore_errors=True)
         (out / sub).mkdir()
     if keep_coverage:
         (out / "coverage").mkdir(exist_ok=True)
-    for name in ("records.jsonl", "stages.json"):
-        (out / name).unlink(missing_ok=True)
+
+
+def drop_stale_coverage(out: Path, cell: str, keys: set[str]) -> None:
+    """Coverage files of stages this run did not run (an earlier, longer run's) must not be combined."""
+    prefix = f".coverage.{safe_name(cell)}."
+    for path in (out / "coverage").glob(prefix + "*"):
+        if path.name[len(prefix) :].split(".", 1)[0] not in keys:
+            path.unlink(missing_ok=True)
+
+
+def publish(out: Path, header: dict, records: list[dict]) -> None:
+    """Records under a new name first, then ``stages.json`` naming them (the commit point), then the old
+    records go: at every instant ``stages.json`` and the records it names belong to the same run."""
+    name = f"records-{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%S%f}-{os.getpid()}.jsonl"
+    write_jsonl(out / name, records)
+    write_json(out / "stages.json", dict(header, records_file=name))
+    for old in [*out.glob("records*.jsonl"), *out.glob(".records*.tmp")]:  # incl. a killed run's
+        if old.name != name:
+            old.unlink(missing_ok=True)
 
 
 def cell_header(cell: str, skipped: bool, reason: str | None) -> dict:
@@ -442,41 +474,86 @@ def write_skipped(out: Path, cell: str, reason: str) -> int:
     prepare_out(out, keep_coverage=False)
     header = cell_header(cell, True, reason)
     header.update({"python": None, "executable": None, "stages": [], "green": None, "seconds": 0.0})
-    write_json(out / "stages.json", header)
-    write_jsonl(out / "records.jsonl", [])
+    publish(out, header, [])
     print(f"[{cell}] skipped: {reason}", file=sys.stderr)
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    if args.skipped is not None:
-        return write_skipped(args.out, args.cell, args.skipped)
+def check_cell_and_out(args: argparse.Namespace) -> None:
+    if not args.cell.strip():
+        raise UsageError("--cell '': give the cell a name, e.g. --cell py3.12-np2.5")
+    out = args.out.resolve()
+    for parent in [out, *out.parents]:
+        if parent.exists():
+            if not parent.is_dir():
+                raise UsageError(f"--out {args.out}: {parent} is a file, not a folder; pass a folder")
+            if not os.access(parent, os.W_OK | os.X_OK):
+                raise UsageError(f"--out {args.out}: {parent} is not writable; pass a folder you can write to")
+            break
+
+
+def chosen_stages(args: argparse.Namespace) -> list[int]:
+    if args.upto is not None:
+        if not 1 <= args.upto <= LAST_STAGE:
+            raise UsageError(f"--upto {args.upto}: stages run 1..{LAST_STAGE}; pass --upto 1 to --upto {LAST_STAGE}")
+        return list(range(1, args.upto + 1))
+    if args.stages is not None:
+        return parse_stages(args.stages)
+    if args.module is not None:
+        return parse_stages(str(args.module))
+    return list(range(1, LAST_STAGE + 1))
+
+
+def check_pytest_args(root: Path, pytest_args: list[str]) -> None:
+    """A pytest usage error is the caller's mistake, not a red matrix: ask pytest before any stage runs."""
+    if not pytest_args:
+        return
+    with tempfile.TemporaryDirectory(prefix="chain-args-") as empty:
+        command = [sys.executable, str(ENTRY), "--collect-only", "-q", "-p", "no:cacheprovider", f"--rootdir={root}"]
+        done = subprocess.run(
+            [*command, *pytest_args, empty],
+            cwd=root,
+            env={**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    if done.returncode == int(pytest_usage_error_code()):
+        reason = first_line(done.stderr.strip().splitlines()[-1] if done.stderr.strip() else done.stdout)
+        raise UsageError(f"--pytest-args {shlex.join(pytest_args)}: pytest refuses them: {reason}")
+
+
+def pytest_usage_error_code() -> int:
+    return 4  # pytest.ExitCode.USAGE_ERROR, without importing pytest into the chain process
+
+
+def validate(args: argparse.Namespace) -> tuple[list[StagePlan], Context]:
+    """Every argument checked before anything is touched (exit 2 with one line naming it)."""
+    check_cell_and_out(args)
     try:
-        if args.upto is not None:
-            stages = parse_stages(f"1-{args.upto}")
-        elif args.stages is not None:
-            stages = parse_stages(args.stages)
-        elif args.module is not None:
-            stages = parse_stages(str(args.module))
-        else:
-            stages = list(range(1, LAST_STAGE + 1))
-        plans = plan(stages, args.module)
+        plans = plan(chosen_stages(args), args.module)
     except (ValueError, KeyError) as error:
-        print(f"chain.py: {error}", file=sys.stderr)
-        return 2
+        raise UsageError(str(error).strip("'\"")) from None
+    if args.module is not None and not 1 <= args.module <= LAST_STAGE:
+        raise UsageError(f"--module {args.module}: modules are 1..{LAST_STAGE}")
+    if not math.isfinite(args.timeout) or args.timeout <= 0:
+        raise UsageError(f"--timeout {args.timeout}: give a positive number of seconds, e.g. --timeout 900")
+    if args.jobs < 1:
+        raise UsageError(f"--jobs {args.jobs}: run at least 1 stage at a time, e.g. --jobs 2")
     root = args.root.resolve()
+    if not (root / "tests" / "modules").is_dir():
+        raise UsageError(f"--root {args.root}: not a tinytorch checkout (no tests/modules/); pass the repository root")
     rcfile = (args.rcfile or root / "coverage.toml").resolve()
     if args.coverage and not rcfile.is_file():
-        print(f"chain.py: --coverage needs {rcfile} (pass --rcfile PATH)", file=sys.stderr)
-        return 2
+        raise UsageError(f"--coverage needs {rcfile} (pass --rcfile PATH)")
+    check_pytest_args(root, list(args.pytest_args))
     import_from = args.import_from
     if import_from == "auto":
         import_from = "installed" if _installed_tinytorch() else "checkout"
-    out = args.out.resolve()
     ctx = Context(
         cell=args.cell,
-        out=out,
+        out=args.out.resolve(),
         root=root,
         coverage=args.coverage,
         rcfile=rcfile,
@@ -485,6 +562,23 @@ def main(argv: list[str] | None = None) -> int:
         autoload=args.plugin_autoload,
         pytest_args=list(args.pytest_args),
     )
+    return plans, ctx
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = parse_args(argv)
+        if args.skipped is not None:
+            check_cell_and_out(args)
+            return write_skipped(args.out, args.cell, args.skipped)
+        plans, ctx = validate(args)
+    except UsageError as error:
+        print(f"chain.py: {error}", file=sys.stderr)
+        return 2
+    if args.check_only:
+        print(f"chain.py: arguments ok ({len(plans)} stage(s) would run)", file=sys.stderr)
+        return 0
+    out, root, import_from = ctx.out, ctx.root, ctx.import_from
     prepare_out(out, keep_coverage=args.coverage)
     started = time.perf_counter()
     results = run_chain(ctx, plans, args.jobs)
@@ -496,7 +590,6 @@ def main(argv: list[str] | None = None) -> int:
         for record in read_jsonl(path)
         if record.get("kind") != "session"
     ]
-    write_jsonl(out / "records.jsonl", merged)
     shutil.rmtree(out / "records", ignore_errors=True)
     header = cell_header(args.cell, False, None)
     green = not any(r["red"] for r in results)
@@ -516,7 +609,9 @@ def main(argv: list[str] | None = None) -> int:
             "stages": results,
         }
     )
-    write_json(out / "stages.json", header)
+    if ctx.coverage:
+        drop_stale_coverage(out, ctx.cell, {p.key for p in plans})
+    publish(out, header, merged)
     red = [r["key"] for r in results if r["red"]]
     print(
         f"[{args.cell}] {len(results)} stage(s) in {header['seconds']:.1f} s: "

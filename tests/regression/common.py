@@ -154,6 +154,9 @@ def write_text_atomic(path: Path, text: str) -> None:
     old file or the new one, never half of one; on any error the temporary is removed and the error raised."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    for orphan in path.parent.glob(f".{path.name}.*.tmp"):  # left by a writer that was killed
+        with contextlib.suppress(OSError):
+            orphan.unlink()
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         with open(tmp, "w", encoding="utf-8") as handle:

@@ -92,8 +92,8 @@ def _count_problems(header: dict, records: list[dict], records_file: Path, trunc
             reasons.append(f"stage {stage['stage']:02d} counts {outcomes} outcomes for {expected} collected tests")
         if truncated and got < expected:
             reasons.append(truncated)
-        for reason in reasons:
-            stage["problems"] = [*stage.get("problems", []), _problem(stage, "incomplete stage: " + reason)]
+        if reasons:  # one problem per stage: one cause, however many symptoms
+            stage["problems"] = [*stage.get("problems", []), _problem(stage, "incomplete stage: " + "; ".join(reasons))]
             stage["red"] = True
 
 
@@ -108,7 +108,10 @@ def _problem(stage: dict, message: str) -> dict:
 
 def load_cell(stages_file: Path) -> dict:
     header = check_header(read_json_file(stages_file, "cell results"), stages_file)
-    records_file = stages_file.with_name("records.jsonl")
+    name = header.get("records_file", "records.jsonl")
+    if not isinstance(name, str) or "/" in name or "\\" in name or not name.endswith(".jsonl"):
+        raise ReportInputError(f"{stages_file}: 'records_file' {name!r} is not a file name beside it")
+    records_file = stages_file.with_name(name)
     records, truncated = [], None
     if header.get("skipped"):
         header["stages"] = []

@@ -1,7 +1,8 @@
 """Report dict (analysis.py) -> terminal text, Markdown, HTML. Renderers never classify: they only show.
 
-The terminal grid fits 100 columns for the 10-cell default matrix: compact cell headers (``3.12/2.5``)
-and 7-character entries (``ok 1171``, ``RED 43`` = failing records at that stage), with a legend below.
+The terminal grid fits 100 columns for the 10-cell default matrix: two header lines (Python, NumPy) and
+7-character entries in 8-character columns (``ok 1171``, ``RED 43`` = failing records at that stage),
+with a one-line legend below.
 """
 
 from __future__ import annotations
@@ -19,14 +20,15 @@ CAUSES_SHOWN = 8  # causes per red cell in the terminal and Markdown (JSON and H
 TESTS_PER_CAUSE = 3  # tests listed under each cause in the terminal and Markdown
 
 
-def short_cell(name: str) -> str:
-    """``py3.12-np2.5`` -> ``3.12/2.5``; other names are kept, cut to 8 characters."""
+def cell_header(name: str) -> tuple[str, str]:
+    """(python, numpy) header lines of a grid column: ``py3.12-np2.5`` -> ``("3.12", "2.5")``; another name
+    is cut to 7 characters over an empty second line."""
     match = _CELL_NAME.match(name)
-    return f"{match.group(1)}/{match.group(2)}" if match else name[:8]
+    return (match.group(1), match.group(2)) if match else (name[:7], "")
 
 
 def grid_entry(stage: dict | None, cell: dict) -> tuple[str, str]:
-    """(text, state) of one grid entry; state is ok | red | skip | none."""
+    """(text, state) of one grid entry, at most 7 characters; state is ok | red | skip | none."""
     if cell["skipped"]:
         return "skip", "skip"
     if stage is None:
@@ -42,11 +44,11 @@ def _lookup(report: dict) -> dict:
 
 
 def legend(report: dict) -> str:
+    """One line under the grid: what the entries and the total count."""
     counts = report["counts"]
     return (
-        "ok N = tests passed at that stage (stage k runs modules 01..k); RED N = failing tests + problems there; "
-        f"- = not run. Total {counts['passed'] + counts['failed']} test runs over all stages and cells "
-        f"({counts['distinct_tests']} distinct tests)."
+        f"ok N: passed at stage k (modules 01..k) | RED N: failing | "
+        f"{counts['passed'] + counts['failed']} test runs, {counts['distinct_tests']} distinct tests"
     )
 
 
@@ -75,17 +77,18 @@ def render_text(report: dict, max_lines: int = 40, colour: bool = False) -> str:
     reset = "\033[0m" if colour else ""
     cells, lookup = report["cells"], _lookup(report)
     lines = [f"regression matrix: {len(cells)} cell(s), {sum(c['skipped'] for c in cells)} skipped", ""]
-    label_width = max([15] + [len(module_label(s)) for s in report["stages"]])
-    col = max([8] + [len(short_cell(c["cell"])) + 1 for c in cells])
-    header = "".join((short_cell(c["cell"]) + ("*" if c["partial"] or c["stale"] else "")).rjust(col) for c in cells)
-    lines.append("stage".ljust(label_width) + header)
+    label_width, col = max([15] + [len(module_label(s)) for s in report["stages"]]) + 1, 8
+    heads = [cell_header(c["cell"]) for c in cells]
+    marked = [c["partial"] or bool(c["stale"]) for c in cells]
+    lines.append("python".ljust(label_width) + "".join(py.rjust(col) for py, _ in heads))
+    lines.append("numpy".ljust(label_width) + "".join((np + "*" * m).rjust(col) for (_, np), m in zip(heads, marked)))
     for number in report["stages"]:
         row = module_label(number).ljust(label_width)
         for cell in cells:
             text, state = grid_entry(lookup.get((cell["cell"], number)), cell)
             row += paint.get(state, "") + text.rjust(col) + (reset if state in paint else "")
         lines.append(row)
-    lines.append(legend(report) + (" * = partial or stale (below)." if "*" in header else ""))
+    lines.append(legend(report) + (" *: partial or stale, below" if any(marked) else ""))
     skipped = [c for c in cells if c["skipped"]]
     if skipped:
         lines += ["", "skipped cells:"] + [f"  {c['cell']}: {c['skip_reason']}" for c in skipped]

@@ -20,7 +20,12 @@ def stages_of(run: dict) -> dict:
 
 
 def records_of(run: dict) -> list[dict]:
-    return list(read_jsonl(run["out"] / "records.jsonl"))
+    return list(read_jsonl(records_file(run["out"])))
+
+
+def records_file(out: Path) -> Path:
+    """The records that ``stages.json`` names (written under a new name each run, see chain.publish)."""
+    return out / json.loads((out / "stages.json").read_text())["records_file"]
 
 
 def test_exit_status_is_red_and_the_green_stage_is_green(synthetic_run):
@@ -109,7 +114,7 @@ def test_skipped_cell_records_the_reason_and_runs_nothing(tmp_path, capsys):
     assert chain.main(["--cell", "py3.9-np1.24", "--out", str(tmp_path / "c"), "--skipped", reason]) == 0
     data = json.loads((tmp_path / "c" / "stages.json").read_text())
     assert (data["skipped"], data["skip_reason"], data["stages"]) == (True, reason, [])
-    assert (tmp_path / "c" / "records.jsonl").read_text() == ""
+    assert records_file(tmp_path / "c").read_text() == ""
     assert reason in capsys.readouterr().err
 
 

@@ -1,0 +1,114 @@
+"""Classification tells the truth (module 16, int8-only by design, twins of every int8 variant) and
+failures group by cause."""
+
+from __future__ import annotations
+
+import pytest
+
+from regression.analysis import pick_points_at, stage_span
+from regression.causes import group_causes, normalize
+from regression.classify import BY_QUANTIZATION, EMPTY, LAYERING, REGARDLESS, classify
+from regression.common import twin_of, zoo_param
+
+
+def record(test_id: str, module: int = 3, stage: int = 3, pairing: str | None = None, **extra) -> dict:
+    model, variant = zoo_param(test_id)
+    if pairing is None:
+        pairing = "paired" if model else "no-variant"
+    return {
+        "kind": "test",
+        "stage": stage,
+        "module": module,
+        "test_id": test_id,
+        "variant": variant,
+        "twin_id": twin_of(test_id),
+        "pairing": pairing,
+        "outcome": "failed",
+        "message": "AssertionError: x",
+        "guard_violations": [],
+        **extra,
+    }
+
+
+@pytest.mark.parametrize(
+    "failing, passed, expected",
+    [
+        (record("t.py::a[mlp-int8]"), {(3, "t.py::a[mlp-fp32]")}, BY_QUANTIZATION),
+        (record("t.py::a[mlp-int8static]"), {(3, "t.py::a[mlp-fp32]")}, BY_QUANTIZATION),
+        (record("t.py::a[cnn-int8tensor]"), {(3, "t.py::a[cnn-fp32]")}, BY_QUANTIZATION),
+        (record("t.py::a[mlp-int8]"), set(), REGARDLESS),  # the fp32 twin fails too (it ran, below)
+        (record("t.py::a[mlp-fp32]"), {(3, "t.py::a[mlp-int8]")}, REGARDLESS),
+        (record("t.py::b"), set(), REGARDLESS),
+        (record("t.py::b", pairing="int8-only"), set(), BY_QUANTIZATION),
+        (record("tests/modules/16_quantization/t.py::c", module=16, stage=16), set(), BY_QUANTIZATION),
+        (record("tests/modules/16_quantization/t.py::c[mlp-fp32]", module=16, stage=16), set(), BY_QUANTIZATION),
+        (record("t.py::d", guard_violations=[{"kind": "patch"}]), set(), LAYERING),
+        (
+            record("t.py::e", message="ImportError: cannot import name 'x' from 'tinytorch.core.layers'"),
+            set(),
+            LAYERING,
+        ),
+        (dict(record("t.py"), kind="collect_error", outcome="collect_error"), set(), EMPTY),
+    ],
+)
+def test_classification_rules(failing, passed, expected):
+    ran = passed | {(3, "t.py::a[mlp-fp32]")}
+    assert classify(failing, passed, ran)[0] == expected
+
+
+def test_a_twin_that_did_not_run_is_not_cleared_and_says_so():
+    classification, why = classify(record("t.py::a[mlp-int8]"), set(), set())
+    assert classification == REGARDLESS and "did not run" in why
+
+
+def test_every_int8_variant_has_the_fp32_twin():
+    assert twin_of("t.py::a[mlp-int8static]") == "t.py::a[mlp-fp32]"
+    assert twin_of("t.py::a[2-cnn-int8tensor-x]") == "t.py::a[2-cnn-fp32-x]"
+    assert twin_of("t.py::a[mlp-fp32]") == "t.py::a[mlp-int8]"
+    assert zoo_param("t.py::a[gpt-int8static]") == ("gpt", "int8static")
+
+
+def failure(test_id: str, reason: str, stage: int = 3, module: int = 3, origin: str | None = "tinytorch/x.py:3 in f"):
+    return {
+        "test_id": test_id,
+        "reason": reason,
+        "stage": stage,
+        "module": module,
+        "origin": origin,
+        "classification": BY_QUANTIZATION,
+        "model": zoo_param(test_id)[0],
+        "variant": zoo_param(test_id)[1],
+    }
+
+
+def test_one_cause_for_many_tests_differing_only_in_numbers():
+    failures = [
+        failure(f"t.py::a[{m}-int8]", f"AssertionError: relative error {e} > 0.01 at 0x7f{i}ab", stage=s)
+        for i, (m, e, s) in enumerate([("mlp", 0.031, 3), ("cnn", 0.2, 9), ("gpt", 1e-1, 13)])
+    ]
+    failures.append(failure("t.py::b", "ValueError: shape (4, 0)", origin="tinytorch/y.py:9 in g"))
+    causes = group_causes(failures)
+    assert [c["tests"] for c in causes] == [3, 1]
+    top = causes[0]
+    assert (
+        top["models"] == ["cnn", "gpt", "mlp"] and top["stages"] == [3, 9, 13] and top["exception"] == "AssertionError"
+    )
+    assert normalize("error 0.031 > 0.01 at 0x7f00ab in 'layers.0'") == "error N > N at 0x… in '…'"
+
+
+def test_same_message_from_different_code_is_two_causes():
+    a = failure("t.py::a", "KeyError: 'w'", origin="tinytorch/a.py:1 in f")
+    b = failure("t.py::b", "KeyError: 'w'", origin="tinytorch/b.py:1 in g")
+    assert len(group_causes([a, b])) == 2
+
+
+def test_points_at_the_stage_own_module_then_layering_first():
+    f03 = dict(failure("tests/modules/03_layers/t.py::a[cnn-int8]", "E: x", stage=9, module=3))
+    f09 = dict(failure("tests/modules/09_spatial/t.py::a[cnn-int8]", "E: x", stage=9, module=9))
+    assert pick_points_at(9, [f03, f09])["module"] == 9  # stage 09 brought the conv: its module is named
+    layering = dict(f03, classification=LAYERING, test_id="t.py::z")
+    assert pick_points_at(9, [f03, layering])["classification"] == LAYERING
+
+
+def test_stage_spans_compress_runs():
+    assert stage_span([3, 5, 6, 7, 16]) == "03,05-07,16" and stage_span([9]) == "09"
