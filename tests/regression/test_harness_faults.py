@@ -8,10 +8,10 @@ import subprocess
 import sys
 
 import pytest
-from regression.test_report import stage_entry, test_record, write_cell
 
 from regression import chain, report
 from regression.common import write_json
+from regression.test_report import stage_entry, test_record, write_cell
 
 
 def run_report(capsys, *args) -> tuple[int, list[str]]:
