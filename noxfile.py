@@ -68,12 +68,15 @@ def _run_cell(session: nox.Session, numpy: str) -> None:
     cell = matrix.Cell(str(session.python), numpy)
     if not os.environ.get(cells.ENV_NO_REPORT):
         session.notify("report", posargs=[])  # queued first: it also runs when this cell goes red
-    out = cells.reset_cell(cells.reports_root(), cell)
     session.install("--only-binary", ":all:", cell.requirement, matrix.COVERAGE, *matrix.TEST_DEPS)
     if not cells.editable_is_current(Path(session.virtualenv.location)):
         session.install("--no-deps", "-e", ".")
+    out = cells.cell_dir(cells.reports_root(), cell)
     extra = shlex.split(os.environ.get(cells.ENV_CHAIN_ARGS, ""))
-    session.run("python", CHAIN, "--cell", cell.name, "--out", str(out), "--coverage", *extra, *session.posargs)
+    args = ["--cell", cell.name, "--out", str(out), "--coverage", *extra, *session.posargs]
+    session.run("python", CHAIN, *args, "--check-only", silent=True)  # a bad argument: exit 2, nothing touched
+    cells.reset_cell(cells.reports_root(), cell)
+    session.run("python", CHAIN, *args)
 
 
 @nox.session(tags=["regression"])

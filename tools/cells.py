@@ -71,10 +71,11 @@ def clear_cell(root: Path, name: str) -> Path:
 
 
 def reset_cell(root: Path, cell: matrix.Cell) -> Path:
-    """Empty a cell's folder before its chain runs (a shorter ``--upto`` must not leave old stages
-    behind) and drop the combined coverage, which no longer matches the cells' data."""
-    target = clear_cell(root, cell.name)
+    """Before a cell's chain runs (its arguments already checked): drop the combined coverage, which will
+    no longer match the cells' data. The cell's own folder is left to the chain, which replaces its
+    results atomically at the end — so a run that is killed or refused leaves the previous ones whole."""
     shutil.rmtree(root / "coverage", ignore_errors=True)
+    target = cell_dir(root, cell)
     target.parent.mkdir(parents=True, exist_ok=True)
     return target
 
