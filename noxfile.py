@@ -68,7 +68,7 @@ def _run_cell(session: nox.Session, numpy: str) -> None:
     cell = matrix.Cell(str(session.python), numpy)
     if not os.environ.get(cells.ENV_NO_REPORT):
         session.notify("report", posargs=[])  # queued first: it also runs when this cell goes red
-    session.install("--only-binary", ":all:", cell.requirement, matrix.COVERAGE, *matrix.TEST_DEPS)
+    session.install("--only-binary", ":all:", cell.requirement, matrix.COVERAGE, matrix.PYTEST_COV, *matrix.TEST_DEPS)
     if not cells.editable_is_current(Path(session.virtualenv.location)):
         session.install("--no-deps", "-e", ".")
     out = cells.cell_dir(cells.reports_root(), cell)

@@ -29,6 +29,8 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 
+from tools.atomic import write_text_atomic
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # coverage[toml] brings tomli on older Pythons
@@ -180,7 +182,7 @@ def build(root: Path, rcfile: Path) -> int:
     cov.json_report(outfile=str(out / "coverage.json"))
     report = json.loads((out / "coverage.json").read_text(encoding="utf-8"))
     rows = module_rows(report, load_thresholds(rcfile), stages_measured(contexts))
-    (out / "modules.json").write_text(json.dumps([row.to_dict() for row in rows], indent=2) + "\n")
+    write_text_atomic(out / "modules.json", json.dumps([row.to_dict() for row in rows], indent=2) + "\n")
     print(f"coverage of {len(dirs)} cell(s), {len(contexts)} cell@stage context(s), per tinytorch module:")
     print(render(rows))
     print(f"HTML with contexts: {out / 'html' / 'index.html'}")

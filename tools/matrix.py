@@ -42,6 +42,10 @@ COVERAGE = "coverage[toml]==7.10.7"
 """One coverage for every cell so data files combine: 7.11+ has no Python 3.9 release. The
 ``[toml]`` extra brings ``tomli``, without which Python < 3.11 cannot read ``coverage.toml``."""
 
+PYTEST_COV = "pytest-cov==7.0.0"
+"""The chain's coverage driver (per-test dynamic contexts): the newest that installs on Python 3.9 and
+takes coverage 7.10.7 (it needs >= 7.10.6)."""
+
 TEST_DEPS: tuple[str, ...] = (
     "pytest==8.4.2",  # the newest pytest that still installs on Python 3.9
     "pytest-timeout==2.4.0",

@@ -30,7 +30,7 @@ from collections import Counter, defaultdict
 from regression.causes import group_causes
 from regression.classify import BY_QUANTIZATION, EMPTY, LAYERING, REGARDLESS, classify
 from regression.common import FAIL_OUTCOMES, PASS_OUTCOMES, module_label
-from regression.coverage_table import coverage_table
+from regression.coverage_table import coverage_table, table_from_modules
 from tinytorch.registry import LAST_STAGE
 
 SCHEMA = 2
@@ -243,10 +243,19 @@ def build_report(
         },
         "failures": failures,
         "baseline": None if baseline is None else apply_baseline(failures, cells, baseline),
-        "coverage": coverage_table(coverage) if coverage else None,
+        "coverage": None if not coverage else _coverage(coverage),
     }
     report["verdict"] = verdict(report, fail_on_skipped)
     return report
+
+
+def _coverage(coverage: dict) -> dict:
+    """``{"json": coverage.py's JSON, "modules": the coverage session's modules.json or None}``."""
+    if coverage.get("modules"):
+        table = table_from_modules(coverage["modules"], coverage.get("json"))
+    else:
+        table = coverage_table(coverage["json"])
+    return dict(table, html=coverage.get("html"))
 
 
 def verdict(report: dict, fail_on_skipped: bool = False) -> dict:

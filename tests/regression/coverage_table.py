@@ -59,3 +59,32 @@ def coverage_table(data: dict) -> dict:
         ],
         "total_percent": None if not totals else round(float(totals.get("percent_covered", 0.0)), 1),
     }
+
+
+def table_from_modules(rows: list[dict], data: dict | None = None) -> dict:
+    """The table from the ``coverage`` session's ``modules.json`` — its thresholds and verdicts, and the
+    percentage computed from the same counts and rounded the same way as its terminal table."""
+    table_rows, others = [], []
+    for row in rows:
+        hit = row.get("covered_lines", 0) + row.get("covered_branches", 0)
+        total = row.get("statements", 0) + row.get("branches", 0)
+        percent = None if not row.get("files") else (100.0 if total == 0 else float(f"{100.0 * hit / total:.1f}"))
+        entry = {
+            "module": row.get("number"),
+            "label": row.get("label"),
+            "file": ", ".join(row.get("files", [])) or "—",
+            "statements": row.get("statements"),
+            "covered": row.get("covered_lines"),
+            "branches": row.get("branches"),
+            "covered_branches": row.get("covered_branches"),
+            "percent": percent,
+            "threshold": row.get("threshold"),
+            "status": row.get("status"),
+        }
+        (table_rows if row.get("number") is not None else others).append(entry)
+    totals = (data or {}).get("totals", {})
+    return {
+        "modules": table_rows,
+        "other_files": [{"file": o["file"], "percent": o["percent"]} for o in others],
+        "total_percent": None if not totals else round(float(totals.get("percent_covered", 0.0)), 1),
+    }

@@ -284,7 +284,8 @@ def _html_cell(cell: dict, report: dict, esc) -> list[str]:
 def _html_coverage(coverage: dict, esc) -> list[str]:
     parts = [
         '<h2>Coverage per module</h2><table id="coverage"><thead><tr><th>module</th><th>file</th>'
-        "<th>statements covered</th><th>branches covered</th><th>%</th></tr></thead><tbody>"
+        "<th>statements covered</th><th>branches covered</th><th>%</th><th>threshold</th><th>status</th>"
+        "</tr></thead><tbody>"
     ]
     for row in coverage["modules"]:
         width = 0 if row["percent"] is None else max(0.0, min(100.0, row["percent"]))
@@ -292,13 +293,20 @@ def _html_coverage(coverage: dict, esc) -> list[str]:
             f"<tr><td>{esc(row['label'])}</td><td><code>{esc(row['file'])}</code></td>"
             f"<td>{_dash(row['covered'])}/{_dash(row['statements'])}</td>"
             f"<td>{_dash(row.get('covered_branches'))}/{_dash(row.get('branches'))}</td>"
-            f'<td>{_dash(row["percent"])} <span class="bar"><span style="width:{width}%"></span></span></td></tr>'
+            f'<td>{_dash(row["percent"])} <span class="bar"><span style="width:{width}%"></span></span></td>'
+            f"<td>{_dash(row.get('threshold'))}</td><td>{esc(str(row.get('status') or ''))}</td></tr>"
         )
     for row in coverage["other_files"]:
         parts.append(
-            f"<tr><td>(helper)</td><td><code>{esc(row['file'])}</code></td><td></td><td></td><td>{row['percent']}</td></tr>"
+            f"<tr><td>(support)</td><td><code>{esc(row['file'])}</code></td><td></td><td></td>"
+            f"<td>{_dash(row['percent'])}</td><td></td><td></td></tr>"
         )
-    parts.append(f"</tbody></table><p>Total: {esc(str(coverage['total_percent']))}%</p>")
+    parts.append(f"</tbody></table><p>Total: {esc(str(coverage['total_percent']))}%")
+    if coverage.get("html"):
+        parts.append(
+            f' · <a id="coverage-html" href="file://{esc(coverage["html"])}">line-by-line HTML with contexts</a>'
+        )
+    parts.append("</p>")
     return parts
 
 

@@ -79,10 +79,17 @@ def load_baseline(path: Path) -> dict:
 
 
 def load_coverage(path: Path) -> dict:
+    """coverage.py's JSON report, and the ``coverage`` session's ``modules.json`` beside it when there is one
+    (per-module thresholds and verdicts, so the HTML table agrees with the session's terminal table)."""
     data = read_json_file(path, "--coverage-json")
     if not isinstance(data, dict) or not isinstance(data.get("files"), dict):
         raise ReportInputError(f"--coverage-json {path}: not the output of `coverage json` (no 'files' table)")
-    return data
+    modules_file = Path(path).with_name("modules.json")
+    modules = read_json_file(modules_file, "coverage table") if modules_file.is_file() else None
+    if modules is not None and not (isinstance(modules, list) and all(isinstance(r, dict) for r in modules)):
+        raise ReportInputError(f"{modules_file}: not the coverage session's per-module table; rerun `nox -s coverage`")
+    html_index = Path(path).parent / "html" / "index.html"
+    return {"json": data, "modules": modules, "html": str(html_index.resolve()) if html_index.is_file() else None}
 
 
 def write_outputs(out: Path, report: dict) -> None:

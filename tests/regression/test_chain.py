@@ -144,13 +144,15 @@ def test_coverage_runs_each_stage_with_its_own_data_file_and_context(tmp_path):
         autoload=False,
         pytest_args=["-x"],
     )
-    command = chain.build_command(ctx, chain.StagePlan(9, tuple(range(1, 10))), ["tests/modules/01_tensor"])
-    joined = " ".join(command)
-    assert "-m coverage run" in joined
-    assert f"--data-file={tmp_path / 'coverage' / '.coverage.py3.12-np2.2.09'}" in command
-    assert "--context=py3.12-np2.2@stage09" in command
+    stage = chain.StagePlan(9, tuple(range(1, 10)))
+    command = chain.build_command(ctx, stage, ["tests/modules/01_tensor"])
+    assert "--cov-context=test" in command and f"--cov-config={tmp_path / 'coverage.toml'}" in command
+    assert command[command.index("--cov-context=test") - 1] == "--cov" or "--cov" in command
+    env = chain.build_env(ctx, stage, tmp_path / "r.jsonl")
+    assert env["COVERAGE_FILE"] == str(tmp_path / "coverage" / ".coverage.py3.12-np2.2.09")
+    assert env["TINYTORCH_COVERAGE_CONTEXT"] == "py3.12-np2.2@stage09"
     assert command[-1] == "-x" and "regression.guard" in command and "regression.records" in command
-    assert Path(command[command.index("run") + 4]).name == "pytest_entry.py"
+    assert Path(command[1]).name == "pytest_entry.py" and "pytest_cov.plugin" in command
 
 
 def test_module_plans_and_full_plans():

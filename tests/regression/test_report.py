@@ -268,6 +268,7 @@ def test_coverage_json_becomes_a_per_module_table(tmp_path, capsys):
         "covered_branches": 0,
         "percent": 90.0,
     }
+    assert table["html"] is None  # no coverage HTML beside the JSON
     assert table["modules"][1]["percent"] is None  # not measured: shown as a dash, not as 0 %
     assert table["other_files"] == [{"file": "tinytorch/registry.py", "percent": 100.0}]
     html_text = (tmp_path / "r" / "regression.html").read_text()
