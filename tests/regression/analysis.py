@@ -275,12 +275,14 @@ def verdict(report: dict, fail_on_skipped: bool = False) -> dict:
     else:
         bad = red
         text = "red" if red else "green"
+    if (partial or stale) and text == "green":
+        text = "not green"  # what did run passed, but the answer is incomplete
     if partial:
         bad = True
-        text = ("partial" if not red else text + "; partial") + f": not every stage ran in {', '.join(partial)}"
+        text += f"; partial: not every stage ran in {', '.join(partial)}"
     if stale:
         bad = True
-        text += f"; stale results: {', '.join(stale)}"
+        text += f"; stale: results of another commit in {', '.join(stale)}"
     if fail_on_skipped and skipped:
         bad = True
         text += f"; skipped cell(s) not allowed: {', '.join(skipped)}"

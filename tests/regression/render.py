@@ -237,8 +237,8 @@ def _html_grid(report: dict, esc) -> list[str]:
         if cell["skipped"]:
             detail = "skipped"
         else:
-            detail = f"py {cell['python']} · np {cell['numpy']} · {_dash(cell['seconds'])} s"
-            detail += f" · {(cell.get('commit') or '?')[:10]} · {cell.get('started') or '?'}"
+            known = [f"{_dash(cell['seconds'])} s", (cell.get("commit") or "")[:10], cell.get("started") or ""]
+            detail = " · ".join([f"py {cell['python']}", f"np {cell['numpy']}", *filter(None, known)])
         mark = " (partial)" if cell["partial"] else ""
         mark += " (stale)" if cell["stale"] else ""
         parts.append(f"<th>{esc(cell['cell'])}{esc(mark)}<br><small>{esc(detail)}</small></th>")
