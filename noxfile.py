@@ -63,7 +63,7 @@ def _cell_params(cell_list: list[matrix.Cell]):
     )
 
 
-def _run_cell(session: nox.Session, numpy: str) -> None:
+def _run_cell(session: nox.Session, numpy: str, cell_list: list[matrix.Cell]) -> None:
     """Install the cell's pinned NumPy (wheels only) and tools, then run the 01→16 chain with coverage."""
     cell = matrix.Cell(str(session.python), numpy)
     if not os.environ.get(cells.ENV_NO_REPORT):
@@ -76,21 +76,22 @@ def _run_cell(session: nox.Session, numpy: str) -> None:
     args = ["--cell", cell.name, "--out", str(out), "--coverage", *extra, *session.posargs]
     session.run("python", CHAIN, *args, "--check-only", silent=True)  # a bad argument: exit 2, nothing touched
     cells.reset_cell(cells.reports_root(), cell)
-    session.run("python", CHAIN, *args)
+    place = f"{cell_list.index(cell) + 1}/{len(cell_list)}" if cell in cell_list else ""
+    session.run("python", CHAIN, *args, env={"TINYTORCH_PROGRESS": place})
 
 
 @nox.session(tags=["regression"])
 @_cell_params(matrix.default_cells())
 def regression(session: nox.Session, numpy: str) -> None:
     """Default matrix cell: the 01→16 chain on this Python × oldest/newest NumPy, with coverage."""
-    _run_cell(session, numpy)
+    _run_cell(session, numpy, matrix.default_cells())
 
 
 @nox.session(tags=["signoff"], default=False)
 @_cell_params(matrix.extra_cells())
 def signoff_cell(session: nox.Session, numpy: str) -> None:
     """Sign-off-only cell: the chain on a Python × NumPy minor pair outside the default matrix."""
-    _run_cell(session, numpy)
+    _run_cell(session, numpy, matrix.extra_cells())
 
 
 def _mark_skipped_cells(session: nox.Session, root: Path) -> None:

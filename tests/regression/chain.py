@@ -384,28 +384,44 @@ def _last_meaningful_line(output: str) -> str:
 
 
 # --------------------------------------------------------------------------------------------- the chain
-class Progress:
-    """Live lines on stderr: one per finished stage, plus a heartbeat naming what is still running."""
+ENV_PROGRESS = "TINYTORCH_PROGRESS"  # "3/10": this cell's place in the whole run (set by the noxfile)
 
-    def __init__(self, cell: str, total: int):
-        self.cell, self.total, self.done = cell, total, 0
+
+class Progress:
+    """Live lines on stderr: one per finished stage (where the whole run is, elapsed, an estimate of what
+    is left in this cell), plus a heartbeat naming what is still running."""
+
+    def __init__(self, cell: str, plans: list[StagePlan]):
+        self.cell, self.total, self.done = cell, len(plans), 0
+        place = os.environ.get(ENV_PROGRESS, "").strip()
+        self.prefix = f"cell {place} {cell}" if re.fullmatch(r"\d+/\d+", place) else cell
+        # Stage k re-runs the tests of modules 01..k: its cost grows with the folders it runs.
+        self.weights = {p.key: len(p.modules) for p in plans}
+        self.weight_done = 0
         self.started = time.perf_counter()
         self.lock = threading.Lock()
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.started
 
+    def left(self) -> str:
+        total = sum(self.weights.values())
+        if not self.weight_done or self.weight_done >= total:
+            return ""
+        return f", ~{self.elapsed() * (total - self.weight_done) / self.weight_done:.0f} s left"
+
     def say(self, text: str) -> None:
         with self.lock:
-            print(f"[{self.cell}] {text}", file=sys.stderr, flush=True)
+            print(f"[{self.prefix}] {text}", file=sys.stderr, flush=True)
 
     def finished(self, stage_plan: StagePlan, result: dict) -> None:
         self.done += 1
+        self.weight_done += self.weights.get(stage_plan.key, 1)
         verdict = "RED" if result["red"] else "ok "
         failed = result["failed"] + result["errors"] + result["collect_errors"]
         line = (
             f"{stage_plan.label:<26} {verdict} {result['seconds']:6.1f} s, {result['passed']} passed, {failed} failed"
-            f"  (elapsed {self.elapsed():.1f} s, {self.done}/{self.total})"
+            f"  (stage {self.done}/{self.total} done, elapsed {self.elapsed():.1f} s{self.left()})"
         )
         if result["problems"]:
             line += f"  - {result['problems'][0]['message']}"
@@ -413,7 +429,7 @@ class Progress:
 
 
 def run_chain(ctx: Context, plans: list[StagePlan], jobs: int) -> list[dict]:
-    progress = Progress(ctx.cell, len(plans))
+    progress = Progress(ctx.cell, plans)
     progress.say(
         f"{len(plans)} stage(s), {jobs} in parallel, python {platform.python_version()} ({sys.executable})"
         + (", with coverage" if ctx.coverage else "")

@@ -93,11 +93,21 @@ def test_a_stage_that_collects_nothing_at_all_is_red(synthetic_run):
     assert stage["red"] is True
 
 
+def test_progress_says_the_cell_place_in_the_whole_run(monkeypatch, capsys):
+    monkeypatch.setenv(chain.ENV_PROGRESS, "3/10")
+    progress = chain.Progress("py3.12-np2.5", chain.plan([1, 2], None))
+    progress.say("x")
+    assert capsys.readouterr().err == "[cell 3/10 py3.12-np2.5] x\n"
+
+
 def test_progress_lines_name_cell_stage_counts_and_elapsed(synthetic_run):
     stderr = synthetic_run["full"]["stderr"]
     assert re.search(
-        r"^\[syn\] stage 01 tensor\s+ok\s+[\d.]+ s, 3 passed, 0 failed  \(elapsed [\d.]+ s, \d/3\)", stderr, re.M
+        r"^\[syn\] stage 01 tensor\s+ok\s+[\d.]+ s, 3 passed, 0 failed  \(stage \d/3 done, elapsed [\d.]+ s",
+        stderr,
+        re.M,
     )
+    assert re.search(r"elapsed [\d.]+ s, ~\d+ s left\)", stderr)  # an estimate until the last stage
     assert re.search(r"^\[syn\] stage 02 activations\s+RED\s+[\d.]+ s, 4 passed, 5 failed", stderr, re.M)
     assert "RED at stage(s) 02, 04" in stderr
 
