@@ -41,7 +41,7 @@ nox.needs_version = ">=2025.10.14"  # the first with download_python
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.download_python = "never"  # no network for interpreters: find them or skip/fail the cell
 nox.options.reuse_venv = "yes"  # installs still run each time: pins changes apply, a no-op costs ~0.1 s
-nox.options.sessions = ["lint", "tests", "regression", "coverage", "report"]
+nox.options.sessions = ["prerequisites", "lint", "tests", "regression", "coverage", "report"]
 
 # pyenv's shims fail here for all but the global version: link what we find where nox and uv look first.
 FOUND = interpreters.discover(matrix.PYTHONS)
@@ -129,6 +129,12 @@ def tests(session: nox.Session) -> None:
     session.install(*matrix.TEST_DEPS, matrix.COVERAGE, matrix.NOX)
     session.install("-e", ".")
     session.run("python", "-m", "pytest", "-p", "no:cacheprovider", "tests", "tools/tests", *session.posargs)
+
+
+@nox.session(venv_backend="none")
+def prerequisites(session: nox.Session) -> None:
+    """First, in seconds: what the suite needs outside Python (a headless Chromium), or the command to get it."""
+    session.run(sys.executable, "tools/prerequisites.py")
 
 
 @nox.session(python=DEFAULT)

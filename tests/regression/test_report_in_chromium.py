@@ -7,15 +7,14 @@ nobody opened is exactly what a parser-only check lets through.
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
 from regression import chain, report
+from tools import prerequisites
 from regression.png_pixels import read_rgb, share_of
 from regression.test_report import stage_entry, test_record, write_cell
 
-BROWSERS = ("chromium", "chromium-browser", "google-chrome", "chrome")
 # No background networking: this machine's closed network refuses those connections one by one.
 FLAGS = (
     "--headless",
@@ -30,14 +29,9 @@ FLAGS = (
 
 
 def find_browser() -> str:
-    for name in BROWSERS:
-        path = shutil.which(name)
-        if path:
-            return path
-    raise AssertionError(
-        f"no headless browser found (looked for {', '.join(BROWSERS)} on PATH): the HTML report must be "
-        "checked in a real browser. Install Debian's chromium: `apt-get install -y chromium`."
-    )
+    browser = prerequisites.find_browser()
+    assert browser, f"no headless browser on PATH: the HTML report must be checked in one. {prerequisites.HINT}"
+    return browser
 
 
 def render(browser: str, page: Path, profile: Path, *extra: str) -> subprocess.CompletedProcess:
