@@ -1,7 +1,7 @@
 """Integration tests for Module 16: Quantization.
 
 Tests INT8 quantization, model preservation, and system integration — every class and test named in
-the audit (``/work/shared/seed-audit.md``, "Recommended Test File Structure"), its standalone
+the audit "Module 16 Quantization - Integration Test Audit Report" ("Recommended Test File Structure"), its standalone
 functions and its appendix example, each asserting what the audit asks, measured for real:
 
 - Integrity: MLP, CNN, transformer, ResNet-style skip, CNN+transformer, tied embeddings — shapes,
