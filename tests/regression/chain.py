@@ -45,8 +45,8 @@ from regression.common import (  # noqa: E402
     ENV_RECORDS,
     ENV_STAGE,
     FAIL_OUTCOMES,
+    LAYERING_MESSAGE,
     SCHEMA,
-    TINYTORCH_IMPORT,
     first_line,
     git_head,
     module_of,
@@ -334,7 +334,7 @@ def summarize(stage_plan, records, problems, exit_code, timed_out, output, ctx) 
         problems.append(
             {
                 # e.g. a conftest importing a later module: pytest stops before any test ran
-                "classification": LAYERING if TINYTORCH_IMPORT.search(reason) else EMPTY,
+                "classification": LAYERING if LAYERING_MESSAGE.search(reason) else EMPTY,
                 "module": stage_plan.stage,
                 "test_id": f"<stage {stage_plan.key}>",
                 "message": f"pytest exited with code {exit_code}: {reason}",

@@ -2,7 +2,7 @@
 
 | the failing record                                                    | classification                 |
 |-----------------------------------------------------------------------|--------------------------------|
-| a guard refusal, an import error of a tinytorch module, a registry patch | import/layering break       |
+| a guard refusal (LayeringError) or a registry patch during the test  | import/layering break          |
 | a file that fails to collect, a stage whose counts do not add up       | empty or uncollectable stage   |
 | any test of module 16 (``tests/modules/16_quantization/``)            | broken by quantization         |
 | an int8-only test by design (``pairing: int8-only``)                  | broken by quantization         |
@@ -15,7 +15,7 @@ An int8 record whose twin did not run at all (deselected) cannot prove the float
 
 from __future__ import annotations
 
-from regression.common import INT8_ONLY, TINYTORCH_IMPORT, is_int8
+from regression.common import INT8_ONLY, LAYERING_MESSAGE, is_int8
 from tinytorch.registry import QUANTIZATION
 
 BY_QUANTIZATION = "broken by quantization"
@@ -28,7 +28,7 @@ CLASSIFICATIONS = (BY_QUANTIZATION, REGARDLESS, LAYERING, EMPTY)
 def classify(record: dict, passed: set, ran: set) -> tuple[str, str]:
     """(classification, why) of one failing record. ``passed``/``ran`` hold (stage, test id) of the cell's
     passing / all test records: an int8 twin is judged against the fp32 twin of the same stage."""
-    if record.get("guard_violations") or TINYTORCH_IMPORT.search(record.get("message") or ""):
+    if record.get("guard_violations") or LAYERING_MESSAGE.search(record.get("message") or ""):
         return LAYERING, "the import guard refused a module, or a registry module was patched, during it"
     if record.get("outcome") == "collect_error":
         return EMPTY, "the file could not be collected"

@@ -41,8 +41,10 @@ PASS_OUTCOMES = frozenset({"passed", "xpassed"})
 FAIL_OUTCOMES = frozenset({"failed", "error", "collect_error"})
 NEUTRAL_OUTCOMES = frozenset({"skipped", "xfailed"})
 
-# An import failure of a tinytorch module (the guard's LayeringError included): an import/layering break.
-TINYTORCH_IMPORT = re.compile(r"\b(?:ImportError|ModuleNotFoundError|LayeringError)\b.*\btinytorch\b")
+# What the import guard says (a refused import, a registry patch): an import/layering break. A plain
+# ImportError of a tinytorch module (a name that is gone, a module that does not import) is not one: it is
+# that module broken, and classified like any other failure (an int8 twin failing alone is quantization's).
+LAYERING_MESSAGE = re.compile(r"\bLayeringError\b|\bRegistryPatch\b|\bimport guard: |\bregistry patch: ")
 
 _MODULE_DIR = re.compile(r"(?:^|/)modules/(\d{2})_[^/]+/")
 # A zoo parameter inside the brackets of a test id: "...[mlp-int8]" or "...[2-cnn-fp32-x]".

@@ -44,9 +44,14 @@ def record(test_id: str, module: int = 3, stage: int = 3, pairing: str | None = 
         (record("tests/modules/16_quantization/t.py::c[mlp-fp32]", module=16, stage=16), set(), BY_QUANTIZATION),
         (record("t.py::d", guard_violations=[{"kind": "patch"}]), set(), LAYERING),
         (
-            record("t.py::e", message="ImportError: cannot import name 'x' from 'tinytorch.core.layers'"),
+            record("t.py::e", message="LayeringError: import guard: tinytorch.core.spatial is module 09"),
             set(),
             LAYERING,
+        ),
+        (
+            record("t.py::f", message="ImportError: cannot import name 'x' from 'tinytorch.core.layers'"),
+            set(),
+            REGARDLESS,
         ),
         (dict(record("t.py"), kind="collect_error", outcome="collect_error"), set(), EMPTY),
     ],

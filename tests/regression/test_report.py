@@ -11,7 +11,7 @@ import pytest
 
 from regression import chain, report
 from regression.analysis import build_report
-from regression.classify import BY_QUANTIZATION, EMPTY, LAYERING, REGARDLESS
+from regression.classify import BY_QUANTIZATION, EMPTY, LAYERING, REGARDLESS, classify
 from regression.common import write_json, write_jsonl
 from regression.coverage_table import coverage_table
 from regression.loading import load_cells
@@ -191,7 +191,7 @@ def test_int8_failure_without_a_passing_twin_is_broken_regardless(tmp_path):
     assert built["failures"][0]["classification"] == REGARDLESS
 
 
-def test_import_error_of_a_tinytorch_module_is_a_layering_break(tmp_path):
+def test_only_the_guard_makes_a_layering_break_not_any_tinytorch_import_error(tmp_path):
     cells = tmp_path / "cells"
     message = "ModuleNotFoundError: No module named 'tinytorch.optimization.quantization'"
     records = [
@@ -201,7 +201,9 @@ def test_import_error_of_a_tinytorch_module_is_a_layering_break(tmp_path):
     ]
     write_cell(cells, "c", [stage_entry(3, 1, 2)], records)
     built = build_report(load_cells(cells))
-    assert [f["classification"] for f in built["failures"]] == [LAYERING, REGARDLESS]
+    assert [f["classification"] for f in built["failures"]] == [BY_QUANTIZATION, REGARDLESS]
+    guard = dict(records[1], message="LayeringError: import guard: tinytorch.core.spatial is module 09")
+    assert classify(guard, set(), set())[0] == LAYERING
 
 
 def baseline_cells(tmp_path: Path, name: str, outcomes: dict) -> Path:

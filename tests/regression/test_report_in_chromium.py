@@ -11,9 +11,9 @@ import subprocess
 from pathlib import Path
 
 from regression import chain, report
-from tools import prerequisites
 from regression.png_pixels import read_rgb, share_of
 from regression.test_report import stage_entry, test_record, write_cell
+from tools import prerequisites
 
 # No background networking: this machine's closed network refuses those connections one by one.
 FLAGS = (
