@@ -16,13 +16,15 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import asdict, dataclass
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import pytest
 
 from regression.common import ENV_STAGE
 from regression.patches import RegistrySnapshot
-from tinytorch.registry import MODULES, QUANTIZATION, ModuleSpec
+
+if TYPE_CHECKING:
+    from tinytorch.registry import ModuleSpec
 
 _IMPORT_MACHINERY = ("<frozen importlib", "importlib/__init__.py", "importlib\\__init__.py")
 
@@ -56,7 +58,12 @@ class Violation:
 class Guard:
     """The ``sys.meta_path`` finder; ``modules`` is injectable so it can be tested on a fake registry."""
 
-    def __init__(self, stage: int, modules: Sequence[ModuleSpec] = MODULES, exempt: str = QUANTIZATION.import_path):
+    def __init__(self, stage: int, modules: Sequence[ModuleSpec] | None = None, exempt: str | None = None):
+        # The registry is imported here, not at the top: the plugin loads before pytest-cov measures.
+        from tinytorch.registry import MODULES, QUANTIZATION
+
+        modules = MODULES if modules is None else modules
+        exempt = QUANTIZATION.import_path if exempt is None else exempt
         self.stage = stage
         self.forbidden = {m.import_path: m for m in modules if m.number > stage and m.import_path != exempt}
         self.violations: list[Violation] = []

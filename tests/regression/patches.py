@@ -18,9 +18,10 @@ import importlib
 import inspect
 import sys
 from dataclasses import asdict, dataclass
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
-from tinytorch.registry import MODULES, QUANTIZATION, ModuleSpec
+if TYPE_CHECKING:
+    from tinytorch.registry import ModuleSpec
 
 _IGNORED = frozenset({"__dict__", "__weakref__", "__doc__", "__module__", "__annotations__", "__qualname__"})
 _DESCRIPTORS = (staticmethod, classmethod, property)
@@ -61,7 +62,12 @@ def _definer(value) -> str | None:
 class RegistrySnapshot:
     """Identity of every public class/function (and their methods) of the registry modules of one stage."""
 
-    def __init__(self, stage: int, modules: Sequence[ModuleSpec] = MODULES, exempt: str = QUANTIZATION.import_path):
+    def __init__(self, stage: int, modules: Sequence[ModuleSpec] | None = None, exempt: str | None = None):
+        # The registry is imported here, not at the top: the plugin loads before pytest-cov measures.
+        from tinytorch.registry import MODULES, QUANTIZATION
+
+        modules = MODULES if modules is None else modules
+        exempt = QUANTIZATION.import_path if exempt is None else exempt
         self.stage = stage
         self.specs = [m for m in modules if m.number <= stage and m.import_path != exempt]
         self.state: dict[str, tuple[int, object]] = {}
