@@ -39,10 +39,6 @@ class _ArrayLike:
         """The 0-d array of the right dtype (``np.asarray`` alone would see a Python float: float64)."""
         return np.array(self._value(), dtype=self.dtype)
 
-    def __array__(self, dtype=None, copy=None):
-        arr = self.numpy()
-        return arr if dtype is None else arr.astype(dtype)
-
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         # NumPy 2 promotes a float *subclass* as a strong float64 (only an exact float is "weak"): run
         # ufuncs on the float32/int32 value instead, so `codes * scale` keeps the dtype it had as an array.

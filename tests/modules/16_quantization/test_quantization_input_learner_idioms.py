@@ -48,6 +48,7 @@ def test_per_tensor_values_still_read_as_0d_float32_and_int32_arrays():
         assert value.numpy().dtype == dtype and value.numpy().shape == ()
         assert type(value.item()) is kind
         assert value.reshape(1).dtype == dtype and value.astype(np.float64).dtype == np.float64
+        assert value.ravel().shape == (1,) and repr(value) == f"{type(value).__name__}({value.item()!r})"
 
 
 def test_per_channel_scales_stay_arrays(rng):
