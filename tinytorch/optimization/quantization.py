@@ -26,9 +26,9 @@ Decisions worth knowing:
   one quantized layer is put at every place, so the sharing survives.
 - **A ``Linear``/``Conv2D`` subclass that overrides ``forward`` or ``__call__``** is skipped (its
   computation is not ``x @ W.T + b``; replacing it would silently change the model) and reported.
-- **``inplace=False`` never copies a float weight it would discard**: the model is planned, calibrated
-  and quantized where it is (all of that only reads it), then deep-copied with the quantized layers
-  standing in for the float ones — peak memory about the model plus its int8 codes.
+- **``inplace=False`` never copies a float weight it would discard**: the copy it quantizes shares the
+  original weight tensors of the layers it replaces (read, never written) — peak memory about the
+  model plus its int8 codes, not twice the model.
 - **Bad arguments are refused before anything is read or changed** (``validation.py``): non-bool
   flags, complex or empty weights, calibration batches a layer cannot take.
 - **A bare ``Linear``/``Conv2D`` as the model itself** cannot be replaced in place (nothing holds it
@@ -125,11 +125,13 @@ def _overridden_call(module: Module) -> str | None:
 
 
 def _tensor_holders(model: Module) -> dict[int, set[int]]:
-    """id(tensor or its array) -> ids of the modules holding it as an attribute (or in a list)."""
+    """id(tensor or its array) -> ids of the modules holding it as an attribute (or in a list or dict)."""
     holders: dict[int, set[int]] = {}
     for module in model.modules():
         for value in vars(module).values():
-            items = value if isinstance(value, (list, tuple)) else (value,)
+            items = (
+                value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else (value,)
+            )
             for item in items:
                 if isinstance(item, Tensor):
                     for key in (id(item), id(item.data)):
@@ -218,10 +220,8 @@ def quantize_model(model: Module, calibration_data=None, *, inplace: bool = True
     if _float_layer_kind(model) is not None:
         return _quantize_bare_layer(model, calibration_data, inplace=inplace, per_channel=per_channel)
 
-    # Planning, calibrating and building only read the model: with inplace=False the copy is made at the
-    # end, with the quantized layers already in place of the float ones (see _twin).
     report = QuantizationReport(per_channel=per_channel)
-    plan = _plan(model, report)
+    plan = _plan(model, report)  # only reads the model
     if not plan:
         found = f"; found only layers it must keep float: {report.skipped}" if report.skipped else ""
         raise QuantizationError(
@@ -231,13 +231,16 @@ def quantize_model(model: Module, calibration_data=None, *, inplace: bool = True
         )
     for places, layer, _ in plan.values():
         check_layer_weights(places[0], layer)
-    ranges = _calibrate(model, plan, calibration_data)
+    target = model
+    if not inplace:  # the same steps on a copy that shares (never changes) the float weights it will drop
+        target = _float_twin(model, plan)
+        report = QuantizationReport(per_channel=per_channel)
+        plan = _plan(target, report)
+    ranges = _calibrate(target, plan, calibration_data)
     replacements = _build(plan, ranges, report, per_channel)  # everything built before anything changes
-    target = model if inplace else _twin(model, plan, replacements)
     for places, new in replacements:
-        if inplace:
-            for name in places:
-                target.set_submodule(name, new)
+        for name in places:
+            target.set_submodule(name, new)
         report.quantized.extend(places)
     target.quantization_report = report
     if inplace:
@@ -245,15 +248,21 @@ def quantize_model(model: Module, calibration_data=None, *, inplace: bool = True
     return target
 
 
-def _twin(model: Module, plan: dict, replacements: list[tuple[list[str], Module]]) -> Module:
-    """A deep copy of ``model`` in which every planned float layer *is* its quantized replacement.
+def _float_twin(model: Module, plan: dict) -> Module:
+    """A deep copy of ``model`` whose layers to be quantized hold the *original* weight and bias tensors.
 
-    The replacements are put into ``deepcopy``'s memo under the float layers' ids, so the copy never
-    duplicates a float weight it would throw away (peak memory ≈ the model + its int8 codes instead of
-    twice the model) and a layer used at several places becomes one quantized layer at all of them.
+    Those tensors are put into ``deepcopy``'s memo as themselves, so the copy never duplicates a float
+    weight it is about to replace by int8 codes: peak memory is about the model plus its codes, not
+    twice the model. The copy's layers only read them (calibration runs without a graph, building the
+    codes copies the bias) and are swapped out before the copy is returned; anything a forward pass
+    might record during calibration lands on the copy, as with a full deep copy.
     """
-    key_of = {places[0]: key for key, (places, _, _) in plan.items()}
-    memo = {key_of[places[0]]: new for places, new in replacements}
+    memo: dict[int, object] = {}
+    for _, layer, _ in plan.values():
+        for attr in ("weight", "bias"):
+            tensor = getattr(layer, attr, None)
+            if isinstance(tensor, Tensor):
+                memo[id(tensor)] = tensor
     return copy.deepcopy(model, memo)
 
 

@@ -23,6 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
+from tinytorch.core.layers import Linear, Module, Sequential
+from tinytorch.optimization.quantization import QuantizedLinear, quantize_model
+
 WIDTH = 1024  # every layer is WIDTH × WIDTH float32: 4 MiB
 
 
@@ -37,8 +40,7 @@ def _fingerprint(model) -> str:
 
 
 def probe(megabytes: int, inplace: bool) -> dict:
-    from tinytorch.core.layers import Linear, Sequential
-    from tinytorch.optimization.quantization import QuantizationWarning, quantize_model
+    from tinytorch.optimization.quantization import QuantizationWarning
 
     np.random.seed(0)
     layers = max(1, megabytes * (1 << 20) // (WIDTH * WIDTH * 4))
@@ -92,6 +94,47 @@ def test_inplace_false_costs_no_more_than_inplace_plus_the_codes():
         copy_run,
         inplace_run,
     )
+
+
+class _Counting(Module):
+    """Records every forward call on itself: calibration must run on the copy, not on the original."""
+
+    def __init__(self):
+        self.fc, self.head = Linear(4, 6), Linear(6, 2)
+        self.calls = 0
+
+    def forward(self, x):
+        self.calls += 1
+        return self.head(self.fc(x))
+
+
+class _Keeper(Module):
+    """Holds another layer's weight in a dict: a tie the copy must not turn into a shared tensor."""
+
+    def __init__(self, weight):
+        self.saved = {"w": weight}
+
+    def forward(self, x):
+        return x
+
+
+def test_calibrating_a_copy_never_touches_the_original(rng):
+    model = _Counting()
+    twin = quantize_model(model, [rng.standard_normal((3, 4)).astype(np.float32)], inplace=False)
+    assert model.calls == 0 and twin.calls == 1
+    assert isinstance(twin.fc, QuantizedLinear) and type(model.fc) is Linear
+    assert twin.fc.bias is not model.fc.bias and not np.shares_memory(twin.fc.bias.data, model.fc.bias.data)
+
+
+def test_the_copy_shares_no_tensor_with_the_original():
+    np.random.seed(0)
+    inner = Linear(4, 4)
+    model = Sequential(inner, Linear(4, 2), _Keeper(inner.weight))  # inner is tied through a dict: kept float
+    twin = quantize_model(model, inplace=False)
+    assert "layers.0" in twin.quantization_report.skipped and isinstance(twin.layers[1], QuantizedLinear)
+    original = {id(t.data) for _, t in model.named_tensors()}
+    assert all(id(t.data) not in original for _, t in twin.named_tensors())
+    assert twin.layers[2].saved["w"] is twin.layers[0].weight  # the tie holds inside the copy
 
 
 if __name__ == "__main__":
