@@ -296,6 +296,7 @@ def _saver(path: Path, fill: float, ready: int) -> None:
         save_checkpoint(model, path)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="SIGKILL of a forked saver needs POSIX")
 def test_sigkilled_saves_keep_the_checkpoint_whole_and_the_next_save_cleans_up(tmp_path):
     path = tmp_path / "ckpt.npz"
