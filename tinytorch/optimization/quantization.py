@@ -208,8 +208,10 @@ def quantize_model(model: Module, calibration_data=None, *, inplace: bool = True
       Empty → ``ValueError``.
 
     Raises ``QuantizationError`` (a ``ValueError``) for an already-quantized model, a model with no
-    ``Linear``/``Conv2D`` to quantize, and weights holding NaN/inf — in every case before changing
-    anything. What was done is in ``result.quantization_report``.
+    ``Linear``/``Conv2D`` to quantize, weights holding NaN/inf, an empty weight and a calibration batch
+    the model cannot take (naming the batch, the layer and both shapes); ``TypeError`` for a flag that
+    is not a bool and complex weights or calibration data — in every case before changing anything.
+    What was done is in ``result.quantization_report``.
     """
     if not isinstance(model, Module):
         raise TypeError(f"quantize_model needs a tinytorch Module, got {type(model).__name__}")
