@@ -76,7 +76,7 @@ def expected_input(layer) -> tuple[int, int, str] | None:
 
 
 def check_layer_input(layer, name: str, shape: tuple, index: int) -> None:
-    """Raise ``ValueError`` naming the batch if ``layer`` cannot take an input of ``shape``."""
+    """Raise ``QuantizationError`` (a ValueError) naming the batch if ``layer`` cannot take ``shape``."""
     want = expected_input(layer)
     if want is None:
         return
@@ -84,7 +84,7 @@ def check_layer_input(layer, name: str, shape: tuple, index: int) -> None:
     rank_ok = len(shape) >= 1 if axis == -1 else len(shape) == 4
     if rank_ok and shape[axis] == size:
         return
-    raise ValueError(
+    raise QuantizationError(
         f"calibration_data: batch {index} reaches layer {name!r} ({type(layer).__name__}) with shape {shape}, "
         f"but it expects {text}; every batch must have the shape of the model's input (nothing was changed)"
     )

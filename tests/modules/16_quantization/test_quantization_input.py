@@ -136,7 +136,10 @@ def test_zero_points_at_the_int8_limits_are_accepted(zero_point):
 def test_calibration_batch_of_wrong_shape_names_batch_layer_and_shapes(rng, bad):
     batches = [rng.standard_normal((2, 4)).astype(np.float32), bad]
     error = refused(
-        mlp().train(), ValueError, r"calibration_data: batch 1 reaches layer 'layers.0'", calibration_data=batches
+        mlp().train(),
+        QuantizationError,
+        r"calibration_data: batch 1 reaches layer 'layers.0'",
+        calibration_data=batches,
     )
     assert f"with shape {np.shape(bad)}, but it expects (..., 4)" in str(error)
 
@@ -146,7 +149,7 @@ def test_calibration_batch_of_wrong_rank_for_a_conv_names_nchw(rng):
     good = rng.standard_normal((1, 2, 5, 5)).astype(np.float32)
     for bad in (good[0], good[:, :1]):  # rank 3; wrong channel count
         error = refused(
-            model, ValueError, r"batch 2 reaches layer 'layers.0' \(Conv2D\)", calibration_data=[good, good, bad]
+            model, QuantizationError, r"batch 2 reaches layer 'layers.0' \(Conv2D\)", calibration_data=[good, good, bad]
         )
         assert "NCHW input (batch, 2, height, width)" in str(error) and str(bad.shape) in str(error)
 
