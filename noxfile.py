@@ -139,10 +139,16 @@ def prerequisites(session: nox.Session) -> None:
 
 @nox.session(python=DEFAULT)
 def lint(session: nox.Session) -> None:
-    """ruff check and ruff format --check over the repository (ruff pinned in tools/matrix.py)."""
-    session.install(matrix.RUFF)
+    """ruff check and ruff format --check over the repository; the GitHub workflows against GitHub's schema
+    (check-jsonschema) and zizmor's security audits, offline, zero findings (all pinned in tools/matrix.py)."""
+    session.install(matrix.RUFF, *matrix.WORKFLOW_LINTERS)
     session.run("ruff", "check", "--output-format", "concise", ".")
     session.run("ruff", "format", "--check", ".")
+    workflows = sorted(str(p.relative_to(REPO_ROOT)) for p in (REPO_ROOT / ".github" / "workflows").glob("*.y*ml"))
+    if not workflows:
+        session.error("no workflow found under .github/workflows")
+    session.run("check-jsonschema", "--builtin-schema", "vendor.github-workflows", *workflows)
+    session.run("zizmor", "--offline", "--no-progress", *workflows)
 
 
 @nox.session(python=DEFAULT)

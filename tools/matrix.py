@@ -56,6 +56,12 @@ TEST_DEPS: tuple[str, ...] = (
 
 RUFF = "ruff==0.17.6"
 
+WORKFLOW_LINTERS: tuple[str, ...] = (
+    "check-jsonschema==0.39.0",  # --builtin-schema vendor.github-workflows: GitHub's workflow schema, vendored
+    "zizmor==1.32.0",  # GitHub Actions security audits; --offline needs no token and no network
+)
+"""What the ``lint`` session checks ``.github/workflows`` with (both ship wheels on PyPI)."""
+
 NOX = "nox==2026.10.20"
 """For tools/tests/test_noxfile.py, which lists the sessions through nox itself (``tests`` runs on 3.11)."""
 

@@ -17,11 +17,12 @@
 
 from __future__ import annotations
 
+import ast
 import math
 import os
 import tempfile
+import time
 import zipfile
-import zlib
 from typing import Iterable
 
 import numpy as np
@@ -101,6 +102,20 @@ class CosineSchedule:
 
 
 # ---------------------------------------------------------------------------------------- checkpoints
+# Writing: a temporary file next to the target, fsynced, then os.replace — a crash at any point leaves
+# the previous checkpoint whole. The temporary's name carries the writer's pid, so the next save to the
+# same path can tell a dead writer's leftover (SIGKILL, power loss) from a save still in progress.
+#
+# Reading never trusts the file: the zip's flags and sizes and every .npy header are checked against
+# the bytes really there before any array is allocated, and nothing is unpickled. Any damage is a
+# ValueError naming the path; the model is written only once every entry is known to fit.
+
+_TMP_SUFFIX = ".tmp"
+_LEGACY_TMP_AGE_S = 3600.0  # temporaries without a pid (older versions): removed once this old
+_DEFLATE_MAX_RATIO = 1032  # the most DEFLATE can expand (258-byte matches in 2 bits); bounds a member's size
+_MAX_NPY_HEADER = 1 << 16
+
+
 def _write_npz(handle, state: dict) -> None:
     """Write ``state`` as an uncompressed .npz into an open binary file, refusing object arrays."""
     with zipfile.ZipFile(handle, mode="w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
@@ -139,17 +154,69 @@ def _file_mode(path: str) -> int:
         return 0o666 & ~umask
 
 
+def _tmp_prefix(path: str) -> str:
+    return f".{os.path.basename(path)}."
+
+
+def _pid_alive(pid: int) -> bool:
+    """True unless ``pid`` surely is not running (POSIX only: elsewhere every writer counts as alive)."""
+    if pid == os.getpid() or os.name != "posix":  # our own pid: maybe another thread's save in progress
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: it exists, owned by someone else
+        return True
+    return True
+
+
+def _remove_orphans(path: str) -> list[str]:
+    """Delete the temporaries a killed save to ``path`` left behind; returns what was removed.
+
+    Ours are ``.<name>.<pid>.<random>.tmp``: removed when that pid no longer runs. Names without a pid
+    (``.<name>.<random>.tmp``, from before) are removed once older than an hour.
+    """
+    directory = os.path.dirname(os.path.abspath(path))
+    prefix = _tmp_prefix(path)
+    removed = []
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return removed
+    for name in names:
+        if not (name.startswith(prefix) and name.endswith(_TMP_SUFFIX)):
+            continue
+        middle = name[len(prefix) : -len(_TMP_SUFFIX)]
+        pid_text, _, rest = middle.partition(".")
+        full = os.path.join(directory, name)
+        try:
+            if rest and pid_text.isdigit():
+                orphan = not _pid_alive(int(pid_text))
+            else:
+                orphan = time.time() - os.stat(full).st_mtime > _LEGACY_TMP_AGE_S
+            if orphan:
+                os.remove(full)
+                removed.append(full)
+        except OSError:  # gone already (another cleaner) or not ours to remove: leave it
+            continue
+    return removed
+
+
 def save_checkpoint(model, path) -> None:
     """Atomically write ``model.state_dict()`` to ``path`` as a NumPy ``.npz`` (dtypes preserved).
 
     The data goes to a temporary file next to ``path``, is flushed and fsynced, then renamed over
     ``path`` with ``os.replace``. If anything fails the temporary file is removed and the previous
-    checkpoint at ``path`` is untouched. ``path`` is used as given (no ``.npz`` is appended).
+    checkpoint at ``path`` is untouched. A save that was killed (SIGKILL, power loss) cannot clean up
+    after itself: its temporary is removed by the next save to the same ``path``. ``path`` is used as
+    given (no ``.npz`` is appended).
     """
     path = os.fspath(path)
     state = model.state_dict()
     directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
+    _remove_orphans(path)
+    fd, tmp = tempfile.mkstemp(prefix=f"{_tmp_prefix(path)}{os.getpid()}.", suffix=_TMP_SUFFIX, dir=directory)
     try:
         with os.fdopen(fd, "wb") as handle:
             _write_npz(handle, state)
@@ -168,6 +235,10 @@ _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a zip's first local header / an e
 _NPY_MAGIC = b"\x93NUMPY"
 
 
+class _Damaged(Exception):
+    """Internal: what is wrong with the file, turned into the ValueError naming the path."""
+
+
 def _check_magic(path: str) -> None:
     """Recognise the file type ourselves: older NumPy treats an unknown or empty file as a pickle."""
     with open(path, "rb") as handle:
@@ -182,40 +253,135 @@ def _check_magic(path: str) -> None:
         )
 
 
+def _check_member(info: zipfile.ZipInfo, file_size: int) -> None:
+    """Flags and sizes of one zip member, against what checkpoints use and the bytes really there."""
+    if not info.filename.endswith(".npy"):
+        raise _Damaged(f"member {info.filename!r} is not an .npy array")
+    if info.flag_bits & 0x1:
+        raise _Damaged(f"member {info.filename!r} is marked encrypted (checkpoints never are)")
+    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        raise _Damaged(f"member {info.filename!r} uses compression method {info.compress_type}, not stored/deflated")
+    room = file_size - info.header_offset  # no member's data can extend past the end of the file
+    if info.header_offset < 0 or info.compress_size > room:
+        raise _Damaged(f"member {info.filename!r} declares {info.compress_size} bytes; the file has {max(room, 0)}")
+    if info.compress_type == zipfile.ZIP_STORED and info.compress_size != info.file_size:
+        raise _Damaged(
+            f"stored member {info.filename!r} declares {info.file_size} bytes but holds {info.compress_size}"
+        )
+    if info.file_size > _DEFLATE_MAX_RATIO * info.compress_size + 64:
+        raise _Damaged(f"member {info.filename!r} claims {info.file_size} bytes from only {info.compress_size}")
+
+
+def _npy_header(member, name: str) -> tuple[tuple[int, ...], bool, np.dtype, int]:
+    """(shape, fortran_order, dtype, header bytes) of an .npy stream, parsed without allocating the array."""
+    head = member.read(8)
+    if len(head) != 8 or not head.startswith(_NPY_MAGIC):
+        raise _Damaged(f"member {name!r} is not an .npy array (bad magic)")
+    major = head[6]
+    if major not in (1, 2, 3):
+        raise _Damaged(f"member {name!r} has .npy format version {major}.{head[7]}, which is unknown")
+    width = 2 if major == 1 else 4
+    raw_length = member.read(width)
+    if len(raw_length) != width:
+        raise _Damaged(f"member {name!r} ends inside its .npy header")
+    length = int.from_bytes(raw_length, "little")
+    if length > _MAX_NPY_HEADER:
+        raise _Damaged(f"member {name!r} declares a {length}-byte .npy header")
+    text = member.read(length)
+    if len(text) != length:
+        raise _Damaged(f"member {name!r} ends inside its .npy header")
+    try:
+        header = ast.literal_eval(text.decode("utf8" if major == 3 else "latin1"))
+    except (ValueError, SyntaxError, UnicodeDecodeError, MemoryError, RecursionError) as exc:
+        raise _Damaged(f"member {name!r} has an unreadable .npy header ({type(exc).__name__})") from None
+    if not isinstance(header, dict) or set(header) != {"descr", "fortran_order", "shape"}:
+        raise _Damaged(f"member {name!r} has a malformed .npy header")
+    shape, fortran = header["shape"], header["fortran_order"]
+    if not (isinstance(shape, tuple) and all(type(n) is int and n >= 0 for n in shape) and isinstance(fortran, bool)):
+        raise _Damaged(f"member {name!r} has a malformed .npy header (shape {shape!r})")
+    try:
+        dtype = np.lib.format.descr_to_dtype(header["descr"])
+    except (ValueError, TypeError, KeyError) as exc:
+        raise _Damaged(f"member {name!r} has an invalid dtype {header['descr']!r} ({exc})") from None
+    if dtype.hasobject:
+        raise _Damaged(f"member {name!r} holds pickled/object data (dtype {dtype}), which is refused")
+    return shape, fortran, dtype, 8 + width + length
+
+
+def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> np.ndarray:
+    name = info.filename
+    with archive.open(info) as member:
+        shape, fortran, dtype, header_bytes = _npy_header(member, name)
+        declared = math.prod(shape) * dtype.itemsize  # Python ints: a huge shape cannot overflow
+        if declared != info.file_size - header_bytes:
+            raise _Damaged(
+                f"member {name!r} declares a {dtype}{list(shape)} array of {declared} bytes, but holds "
+                f"{info.file_size - header_bytes} bytes of data"
+            )
+        buffer = bytearray(declared)  # allocated only now: its size is backed by the file's own bytes
+        view, got = memoryview(buffer), 0
+        while got < declared:
+            n = member.readinto(view[got:])
+            if not n:
+                raise _Damaged(f"member {name!r} ends after {got} of {declared} data bytes")
+            got += n
+        if member.read(1):
+            raise _Damaged(f"member {name!r} has bytes after its array")
+    flat = np.frombuffer(buffer, dtype=dtype)
+    return flat.reshape(shape, order="F" if fortran else "C") if shape else flat.reshape(())
+
+
 def _read_npz(path: str) -> dict:
     """Read every array of an .npz without pickle; any damage becomes a ValueError naming ``path``."""
+    _check_magic(path)
     try:
-        _check_magic(path)
-        loaded = np.load(path, allow_pickle=False)
-        if not isinstance(loaded, np.lib.npyio.NpzFile):
-            raise ValueError(f"checkpoint {path!r} is a single .npy array, not an .npz of named arrays")
-        with loaded as archive:
-            return {name: archive[name] for name in archive.files}
+        size = os.path.getsize(path)
+        with zipfile.ZipFile(path) as archive:
+            infos = archive.infolist()
+            names = [info.filename for info in infos]
+            if len(set(names)) != len(names):
+                raise _Damaged("it holds two members of the same name")
+            for info in infos:
+                _check_member(info, size)
+            return {info.filename[: -len(".npy")]: _read_member(archive, info) for info in infos}
     except (FileNotFoundError, IsADirectoryError, PermissionError):
         raise
-    except ValueError as exc:
-        if str(exc).startswith("checkpoint "):
-            raise
-        if "pickle" in str(exc).lower():
-            raise ValueError(
-                f"checkpoint {path!r} holds pickled/object data, which is refused (loaded with "
-                f"allow_pickle=False); the model was not changed: {exc}"
-            ) from None
-        raise ValueError(f"checkpoint {path!r} is corrupt ({exc}); the model was not changed") from None
-    except (zipfile.BadZipFile, EOFError, OSError, zlib.error, KeyError) as exc:
+    except _Damaged as exc:
+        raise ValueError(f"checkpoint {path!r} is corrupt: {exc}; the model was not changed") from None
+    except Exception as exc:  # zipfile, zlib and struct report damage in many types (BadZipFile,
+        # NotImplementedError for an unknown method, RuntimeError for encryption, EOFError, OverflowError...)
         raise ValueError(
             f"checkpoint {path!r} is truncated or corrupt ({type(exc).__name__}: {exc}); the model was not changed"
         ) from None
 
 
+def _check_writable(model, state: dict, path: str) -> None:
+    """Every array the state would be copied into must accept writes, or nothing is written at all."""
+    named = getattr(model, "named_tensors", None)
+    if named is None:
+        return
+    for name, tensor in named():
+        data = getattr(tensor, "data", None)
+        if name in state and isinstance(data, np.ndarray) and not data.flags.writeable:
+            kind = "a read-only memory map" if isinstance(data, np.memmap) else "read-only"
+            raise ValueError(
+                f"checkpoint {path!r} cannot be loaded: the model's {name!r} is {kind} (its array does not "
+                "accept writes), so no parameter was changed. Make it writable first, e.g. "
+                "tensor.data = np.array(tensor.data), or memory-map with mode 'r+' / 'c'."
+            )
+
+
 def load_checkpoint(model, path):
     """Load a checkpoint written by ``save_checkpoint`` into ``model``; returns the model.
 
-    Raises ``ValueError`` naming the path if the file is truncated, corrupt, holds pickled data or
-    does not match the model (missing/unexpected keys, shapes, dtypes); the model is then unchanged.
+    Raises ``ValueError`` naming the path if the file is truncated, corrupt (including a damaged zip
+    directory, a flipped compression or encryption flag, or an array larger than the file), holds
+    pickled data, does not match the model (missing/unexpected keys, shapes, dtypes) or cannot be
+    written into it (a read-only array); the model is then unchanged.
     """
     path = os.fspath(path)
     state = _read_npz(path)
+    _check_writable(model, state, path)
     try:
         model.load_state_dict(state)
     except ValueError as exc:

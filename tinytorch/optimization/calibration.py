@@ -26,9 +26,13 @@ import numpy as np
 
 from tinytorch.core.layers import Module, wrapped_forwards
 from tinytorch.core.tensor import Tensor, grad_mode
+from tinytorch.optimization.errors import QuantizationError
 from tinytorch.optimization.int8 import check_finite
+from tinytorch.optimization.validation import check_batch_dtype, check_layer_input
 
 __all__ = ["RangeObserver", "calibration_inputs", "observe_inputs"]
+
+_UNSET = object()
 
 
 class RangeObserver:
@@ -65,6 +69,8 @@ def calibration_inputs(data) -> Iterator:
             if not batch:
                 raise ValueError("calibration_data holds an empty tuple; each batch is x or (x, ...)")
             batch = batch[0]
+        arr = batch.data if isinstance(batch, Tensor) else np.asarray(batch)
+        check_batch_dtype(arr, count)  # before Tensor(): it would cast complex to float with only a warning
         count += 1
         yield batch if isinstance(batch, Tensor) else Tensor(batch)
     if count == 0:
@@ -78,23 +84,50 @@ def observe_inputs(model: Module, layers: dict[int, tuple[str, Module]], data) -
     """Run the float ``model`` on every calibration batch (eval mode, no graph), recording the input
     of each layer in ``layers`` ({id: (name, layer)}). The model is left exactly as it was."""
     observers = {key: RangeObserver(name) for key, (name, _) in layers.items()}
-    modes = [(m, m.training) for m in model.modules()]
+    # (module, its own "training" attribute or _UNSET): eval() sets instance attributes, which the
+    # restore must remove again where the module only had the class default (bit-for-bit untouched).
+    modes = [(m, vars(m).get("training", _UNSET)) for m in model.modules()]
     chosen = [layer for _, layer in layers.values()]
+    batch = [0]  # the index of the batch being run, for the recording wrappers' error messages
+
+    def wrap(layer, original):
+        return _recording(original, observers[id(layer)], layer, batch)
+
     try:
-        with wrapped_forwards(chosen, lambda layer, original: _recording(original, observers[id(layer)])):
+        with wrapped_forwards(chosen, wrap):
             model.eval()
             with grad_mode(False):
-                for x in calibration_inputs(data):
-                    model(x)
+                for index, x in enumerate(calibration_inputs(data)):
+                    batch[0] = index
+                    _run_batch(model, x, index)
     finally:
         for module, mode in modes:
-            module.training = mode
+            if mode is _UNSET:
+                vars(module).pop("training", None)
+            else:
+                module.training = mode
     return {key: obs for key, obs in observers.items() if obs.batches}
 
 
-def _recording(forward, observer: RangeObserver):
+def _run_batch(model: Module, x: Tensor, index: int) -> None:
+    """One forward pass; a failure inside the model is re-raised naming the batch and its shape."""
+    try:
+        model(x)
+    except (ValueError, TypeError, IndexError, KeyError, AttributeError) as exc:
+        if str(exc).startswith("calibration"):  # ours (shape, dtype, non-finite): it names the batch or layer
+            raise
+        raise QuantizationError(
+            f"calibration_data: batch {index} (shape {x.shape}, dtype {x.dtype}) cannot run through the float "
+            f"model ({type(exc).__name__}: {exc}); every batch must be a valid model input (nothing was changed)"
+        ) from exc
+
+
+def _recording(forward, observer: RangeObserver, layer: Module, batch: list[int]):
     def recorded(x, *args, **kwargs):
-        observer.observe((x.data if isinstance(x, Tensor) else np.asarray(x)).astype(np.float32, copy=False))
+        arr = x.data if isinstance(x, Tensor) else np.asarray(x)
+        check_layer_input(layer, observer.name, arr.shape, batch[0])
+        check_batch_dtype(arr, batch[0])
+        observer.observe(arr.astype(np.float32, copy=False))
         return forward(x, *args, **kwargs)
 
     return recorded

@@ -26,6 +26,8 @@ from __future__ import annotations
 import numpy as np
 
 from tinytorch.core.tensor import Tensor
+from tinytorch.optimization.int8_scalars import as_python_scalar
+from tinytorch.optimization.validation import require_bool
 
 __all__ = [
     "quantize_int8",
@@ -50,6 +52,11 @@ def _as_array(x, name: str) -> np.ndarray:
         raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
     if arr.size == 0:
         raise ValueError(f"{name} is empty (shape {arr.shape}); there is nothing to quantize")
+    if arr.ndim == 0:
+        raise ValueError(
+            f"{name} is 0-d (the single value {arr.item()!r}); quantize_int8 takes an array of at least one "
+            "dimension: pass np.atleast_1d(x), or store the value as it is (one number needs no int8 code)"
+        )
     return arr
 
 
@@ -139,14 +146,17 @@ def quantize_int8(x, *, axis=None, symmetric: bool = False):
     """Quantize ``x`` to int8: returns ``(q, scale, zero_point)``.
 
     - ``q``: a ``Tensor`` of int8 codes, the shape of ``x``;
-    - ``scale``: float32 ndarray, shape ``()`` per tensor, or per channel (``axis=k``) the shape of
-      ``x`` with every axis but ``k`` reduced to 1 (so it broadcasts against ``x``, e.g. ``(out, 1)``
-      for the rows of a Linear weight);
-    - ``zero_point``: int32 ndarray of the same shape (all 0 when ``symmetric``).
+    - ``scale``: per tensor a ``Float32Scalar`` — a Python ``float`` holding the float32 scale, with
+      ``dtype`` float32 and ``shape ()`` like a 0-d array (``int8_scalars.py``); per channel
+      (``axis=k``) a float32 ndarray, the shape of ``x`` with every axis but ``k`` reduced to 1 (so it
+      broadcasts against ``x``, e.g. ``(out, 1)`` for the rows of a Linear weight);
+    - ``zero_point``: per tensor an ``Int32Scalar`` (a Python ``int``, dtype int32); per channel an
+      int32 ndarray of the scale's shape (all 0 when ``symmetric``).
 
     ``dequantize_int8(q, scale, zero_point)`` is within ``scale / 2`` of ``x`` everywhere. NaN/±inf
     raise ``ValueError`` naming how many and where.
     """
+    symmetric = require_bool(symmetric, "symmetric", "quantize_int8")
     arr = _as_array(x, "quantize_int8: x")
     check_finite(arr, "quantize_int8: x")
     axis = _normalise_axis(axis, arr.ndim)
@@ -154,8 +164,10 @@ def quantize_int8(x, *, axis=None, symmetric: bool = False):
     x64 = arr.astype(np.float64)
     xmin = x64.min(axis=reduce, keepdims=axis is not None)
     xmax = x64.max(axis=reduce, keepdims=axis is not None)
-    scale, zero_point = scale_and_zero_point(xmin, xmax, symmetric=bool(symmetric))
-    q = encode(x64, scale, zero_point, symmetric=bool(symmetric))
+    scale, zero_point = scale_and_zero_point(xmin, xmax, symmetric=symmetric)
+    q = encode(x64, scale, zero_point, symmetric=symmetric)
+    if axis is None:  # one scale, one zero point: Python numbers that still read as 0-d float32 / int32
+        return Tensor(q, dtype=np.int8), as_python_scalar(scale), as_python_scalar(zero_point)
     return Tensor(q, dtype=np.int8), scale, zero_point
 
 
@@ -170,6 +182,13 @@ def dequantize_int8(q, scale, zero_point) -> Tensor:
     zero_point = np.asarray(zero_point.data if isinstance(zero_point, Tensor) else zero_point)
     if zero_point.dtype.kind not in "iu":
         raise TypeError(f"dequantize_int8: zero_point must be integer, got dtype {zero_point.dtype}")
+    outside = (zero_point < QMIN) | (zero_point > QMAX)
+    if np.any(outside):
+        bad = zero_point[outside].ravel()[0] if zero_point.ndim else zero_point.item()
+        raise ValueError(
+            f"dequantize_int8: zero_point must lie in [{QMIN}, {QMAX}] (an int8 code), got {int(bad)} "
+            f"({int(np.count_nonzero(outside))} value(s) outside); pass the zero point quantize_int8 returned"
+        )
     if not (np.all(np.isfinite(scale)) and np.all(scale > 0)):
         raise ValueError(f"dequantize_int8: scale must be finite and > 0, got {scale!r}")
     try:

@@ -24,8 +24,13 @@ Decisions worth knowing:
   in ``model.quantization_report.skipped`` with the reason.
 - **A module used at several places** (the same ``Linear`` object twice) is quantized once and the
   one quantized layer is put at every place, so the sharing survives.
-- **A ``Linear``/``Conv2D`` subclass that overrides ``forward``** is skipped (its computation is not
-  ``x @ W.T + b``; replacing it would silently change the model) and reported.
+- **A ``Linear``/``Conv2D`` subclass that overrides ``forward`` or ``__call__``** is skipped (its
+  computation is not ``x @ W.T + b``; replacing it would silently change the model) and reported.
+- **``inplace=False`` never copies a float weight it would discard**: the copy it quantizes shares the
+  original weight tensors of the layers it replaces (read, never written) — peak memory about the
+  model plus its int8 codes, not twice the model.
+- **Bad arguments are refused before anything is read or changed** (``validation.py``): non-bool
+  flags, complex or empty weights, calibration batches a layer cannot take.
 - **A bare ``Linear``/``Conv2D`` as the model itself** cannot be replaced in place (nothing holds it
   to swap); ``inplace=True`` raises ``QuantizationError`` suggesting ``Sequential(layer)`` or
   ``inplace=False``, which returns the quantized layer.
@@ -45,6 +50,7 @@ from tinytorch.optimization.calibration import observe_inputs
 from tinytorch.optimization.errors import QuantizationError, QuantizationWarning
 from tinytorch.optimization.int8 import dequantize_int8, quantize_int8
 from tinytorch.optimization.quantized_layers import QuantizedConv2D, QuantizedLinear, conv2d_class, fake_quantize
+from tinytorch.optimization.validation import check_layer_weights, require_bool
 
 __all__ = [
     "quantize_int8",
@@ -61,6 +67,7 @@ __all__ = [
 ]
 
 QUANTIZABLE = ("Linear", "Conv2D")
+MIB = 1 << 20  # compare_model_sizes' "mb": 1024 * 1024 bytes
 QUANTIZED_TYPES = (QuantizedLinear, QuantizedConv2D)
 
 
@@ -107,17 +114,24 @@ def _float_layer_kind(module: Module) -> type | None:
     return None
 
 
-def _forward_overridden(module: Module) -> bool:
+def _overridden_call(module: Module) -> str | None:
+    """``"forward"`` or ``"__call__"`` if the layer's class (or, for forward, the instance) replaces it."""
     base = Linear if isinstance(module, Linear) else conv2d_class()
-    return type(module).forward is not base.forward or "forward" in vars(module)
+    if type(module).forward is not base.forward or "forward" in vars(module):
+        return "forward"
+    if type(module).__call__ is not base.__call__:  # module(x) runs the override, not forward
+        return "__call__"
+    return None
 
 
 def _tensor_holders(model: Module) -> dict[int, set[int]]:
-    """id(tensor or its array) -> ids of the modules holding it as an attribute (or in a list)."""
+    """id(tensor or its array) -> ids of the modules holding it as an attribute (or in a list or dict)."""
     holders: dict[int, set[int]] = {}
     for module in model.modules():
         for value in vars(module).values():
-            items = value if isinstance(value, (list, tuple)) else (value,)
+            items = (
+                value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else (value,)
+            )
             for item in items:
                 if isinstance(item, Tensor):
                     for key in (id(item), id(item.data)):
@@ -144,8 +158,9 @@ def _in_tuple(model: Module, name: str) -> bool:
 def _keep_float_reason(model: Module, module: Module, names: list[str], holders: dict[int, set[int]]) -> str | None:
     """Why a Linear/Conv2D must stay float (or None): its computation, a tie, or an immovable place."""
     kind = "Linear" if isinstance(module, Linear) else "Conv2D"
-    if _forward_overridden(module):
-        return f"{type(module).__name__} overrides forward(); not a plain {kind}"
+    overridden = _overridden_call(module)
+    if overridden is not None:
+        return f"{type(module).__name__} overrides {overridden}(); not a plain {kind}"
     shared = _shared_tensor(module, holders)
     if shared is not None:
         return f"its {shared} is shared with another module (tied weights): kept float32 so the tie stays consistent"
@@ -183,8 +198,9 @@ def quantize_model(model: Module, calibration_data=None, *, inplace: bool = True
     """Replace every ``Linear`` and ``Conv2D`` in ``model`` by its int8 version; returns the model.
 
     - ``inplace=True`` (default) changes ``model`` itself and warns (``QuantizationWarning``): the
-      float32 weights are discarded. ``inplace=False`` quantizes a deep copy, returns it, leaves
-      ``model`` bit-for-bit intact and does not warn.
+      float32 weights are discarded. ``inplace=False`` returns a quantized deep copy (built without
+      copying the float weights it replaces), leaves ``model`` bit-for-bit intact and does not warn.
+      Both flags must be real bools (``"False"`` is refused, not read as true).
     - ``per_channel``: one scale per output channel (default) or one per weight tensor.
     - ``calibration_data``: optional list of batches (tensors/arrays, or tuples whose first element
       is the input) or a ``DataLoader``. The float model is run on it and each quantized layer then
@@ -192,19 +208,22 @@ def quantize_model(model: Module, calibration_data=None, *, inplace: bool = True
       Empty → ``ValueError``.
 
     Raises ``QuantizationError`` (a ``ValueError``) for an already-quantized model, a model with no
-    ``Linear``/``Conv2D`` to quantize, and weights holding NaN/inf — in every case before changing
-    anything. What was done is in ``result.quantization_report``.
+    ``Linear``/``Conv2D`` to quantize, weights holding NaN/inf, an empty weight and a calibration batch
+    the model cannot take (naming the batch, the layer and both shapes); ``TypeError`` for a flag that
+    is not a bool and complex weights or calibration data — in every case before changing anything.
+    What was done is in ``result.quantization_report``.
     """
     if not isinstance(model, Module):
         raise TypeError(f"quantize_model needs a tinytorch Module, got {type(model).__name__}")
+    inplace = require_bool(inplace, "inplace", "quantize_model")
+    per_channel = require_bool(per_channel, "per_channel", "quantize_model")
     if isinstance(model, QUANTIZED_TYPES):
         raise QuantizationError(f"the model is already a {type(model).__name__}; there is nothing left to quantize")
     if _float_layer_kind(model) is not None:
         return _quantize_bare_layer(model, calibration_data, inplace=inplace, per_channel=per_channel)
 
-    target = model if inplace else copy.deepcopy(model)
-    report = QuantizationReport(per_channel=bool(per_channel))
-    plan = _plan(target, report)
+    report = QuantizationReport(per_channel=per_channel)
+    plan = _plan(model, report)  # only reads the model
     if not plan:
         found = f"; found only layers it must keep float: {report.skipped}" if report.skipped else ""
         raise QuantizationError(
@@ -212,6 +231,13 @@ def quantize_model(model: Module, calibration_data=None, *, inplace: bool = True
             f"layers (anywhere in the module tree){found}. Build the model from tinytorch Linear/Conv2D layers, "
             "or quantize individual tensors with quantize_int8."
         )
+    for places, layer, _ in plan.values():
+        check_layer_weights(places[0], layer)
+    target = model
+    if not inplace:  # the same steps on a copy that shares (never changes) the float weights it will drop
+        target = _float_twin(model, plan)
+        report = QuantizationReport(per_channel=per_channel)
+        plan = _plan(target, report)
     ranges = _calibrate(target, plan, calibration_data)
     replacements = _build(plan, ranges, report, per_channel)  # everything built before anything changes
     for places, new in replacements:
@@ -222,6 +248,24 @@ def quantize_model(model: Module, calibration_data=None, *, inplace: bool = True
     if inplace:
         _warn_inplace(model, report)
     return target
+
+
+def _float_twin(model: Module, plan: dict) -> Module:
+    """A deep copy of ``model`` whose layers to be quantized hold the *original* weight and bias tensors.
+
+    Those tensors are put into ``deepcopy``'s memo as themselves, so the copy never duplicates a float
+    weight it is about to replace by int8 codes: peak memory is about the model plus its codes, not
+    twice the model. The copy's layers only read them (calibration runs without a graph, building the
+    codes copies the bias) and are swapped out before the copy is returned; anything a forward pass
+    might record during calibration lands on the copy, as with a full deep copy.
+    """
+    memo: dict[int, object] = {}
+    for _, layer, _ in plan.values():
+        for attr in ("weight", "bias"):
+            tensor = getattr(layer, attr, None)
+            if isinstance(tensor, Tensor):
+                memo[id(tensor)] = tensor
+    return copy.deepcopy(model, memo)
 
 
 def _calibrate(model: Module, plan: dict, calibration_data) -> dict[int, tuple[float, float]]:
@@ -256,7 +300,8 @@ def _quantize_bare_layer(layer: Module, calibration_data, *, inplace: bool, per_
         )
     from tinytorch.core.layers import Sequential  # module 03, already loaded
 
-    report = QuantizationReport(per_channel=bool(per_channel))
+    report = QuantizationReport(per_channel=per_channel)
+    check_layer_weights("<root>", layer)
     plan = {id(layer): (["<root>"], layer, kind)}
     ranges = _calibrate(Sequential(layer), plan, calibration_data)  # observing leaves the layer unchanged
     (_, new), *_ = _build(plan, ranges, report, per_channel)  # builds from the layer without changing it
@@ -292,7 +337,9 @@ def dequantize_model(model: Module):
 
 def compare_model_sizes(original: Module, quantized: Module) -> dict:
     """Real bytes held by two models: ``original_bytes``, ``quantized_bytes``, ``compression_ratio``
-    (original / quantized), plus each model's bytes per dtype.
+    (original / quantized), ``memory_saved_mb`` (MiB, 2**20 bytes, the unit learners' code divides by)
+    and ``memory_saved_percent`` (of the original; negative if the second model is larger), plus each
+    model's bytes per dtype.
 
     The bytes are the ``nbytes`` of every array the model holds (parameters, buffers, plain arrays;
     shared ones once) — the same walk as ``Profiler.measure_memory``, so both report identical numbers.
@@ -308,6 +355,8 @@ def compare_model_sizes(original: Module, quantized: Module) -> dict:
         "original_bytes": original_bytes,
         "quantized_bytes": quantized_bytes,
         "compression_ratio": original_bytes / quantized_bytes if quantized_bytes else float("inf"),
+        "memory_saved_mb": (original_bytes - quantized_bytes) / MIB,
+        "memory_saved_percent": 100.0 * (original_bytes - quantized_bytes) / original_bytes if original_bytes else 0.0,
         "original_by_dtype": before,
         "quantized_by_dtype": after,
     }

@@ -61,8 +61,9 @@ def test_output_types_and_shapes():
     x = np.arange(-6, 6, dtype=np.float32).reshape(3, 4)
     q, scale, zero_point = quantize_int8(x)
     assert isinstance(q, Tensor) and q.data.dtype == np.int8 and q.shape == (3, 4) and q.nbytes == 12
-    assert isinstance(scale, np.ndarray) and scale.dtype == np.float32 and scale.shape == ()
-    assert isinstance(zero_point, np.ndarray) and zero_point.dtype == np.int32 and zero_point.shape == ()
+    # Per tensor: Python numbers (issue 12) that still say float32 / int32 and shape () like 0-d arrays.
+    assert isinstance(scale, float) and scale.dtype == np.float32 and scale.shape == ()
+    assert isinstance(zero_point, int) and zero_point.dtype == np.int32 and zero_point.shape == ()
     out = dequantize_int8(q, scale, zero_point)
     assert isinstance(out, Tensor) and out.dtype == np.float32 and out.shape == (3, 4)
 
