@@ -358,7 +358,9 @@ def bisect(args: argparse.Namespace) -> int:
     report = load_report(report_path)
     cell = choose_cell(args.cell, report)
     plan = make_plan(args, report, cell, report_path)
+    env_started = time.perf_counter()
     env = prepare_env(args, cell, repo)
+    args.env_seconds = round(time.perf_counter() - env_started, 1)
     commits = bisect_git.count_between(repo, good, bad)
     print(f"bisect: {commits} commit(s) in --good {args.good}..--bad {args.bad}, ≈{estimate(commits)} step(s)")
     print(f"bisect: cell {cell.name} ({env.python}); {plan.describe()}")
@@ -427,6 +429,7 @@ def summarize(args, repo, plan, env, good, bad, commits, found, steps, started) 
         "first_bad": first_bad,
         "candidates": found["candidates"],
         "seconds": round(time.perf_counter() - started, 1),
+        "env_seconds": getattr(args, "env_seconds", None),  # of those: making or checking the venv
     }
 
 
@@ -446,7 +449,7 @@ def print_result(result: dict, out_path: Path) -> None:
         print(f"bisect: failed: {result['error']}")
     print(
         f"bisect: {len(searched)} step(s) ({skipped} skipped) + 2 checks over {result['commits']} commit(s) "
-        f"in {result['seconds']:.1f} s -> {out_path}"
+        f"in {result['seconds']:.1f} s (venv {result['env_seconds'] or 0:.1f} s) -> {out_path}"
     )
 
 
@@ -464,7 +467,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bisect: {error}", file=sys.stderr)
         return 1
     except (KeyboardInterrupt, Interrupted) as error:
-        print(f"bisect: interrupted ({error or 'SIGINT'}); the temporary worktree was removed", file=sys.stderr)
+        print(f"bisect: interrupted ({str(error) or 'SIGINT'}); the temporary worktree was removed", file=sys.stderr)
         return 130
 
 

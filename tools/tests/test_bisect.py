@@ -186,7 +186,8 @@ def test_bisect_names_the_regression_commit_skips_the_broken_one_and_touches_not
 def test_a_test_id_is_judged_alone_with_pytest(history):
     repo = history["repo"]
     report_on(repo, [])
-    done = run_bisect(repo, "--good", history["good"], "--cell", CELL, "--test", INT8, "--test", FP32)
+    span = ("--good", history["other"], "--bad", history["regression"])  # one candidate: the two checks decide
+    done = run_bisect(repo, *span, "--cell", CELL, "--test", INT8, "--test", FP32)
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"first bad commit: {history['regression']} " in done.stdout
     # no report classification: the checkout's report.py classifies from the step's records (fp32 passed)
