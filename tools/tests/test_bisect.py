@@ -160,6 +160,7 @@ def dirty_user_checkout(history):
     git(repo, "stash", "clear")
 
 
+@pytest.mark.slow  # a real git bisect run: seconds per judged commit
 def test_bisect_names_the_regression_commit_skips_the_broken_one_and_touches_nothing(history, dirty_user_checkout):
     repo = dirty_user_checkout
     report_on(repo, [INT8_FAILURE])
@@ -183,6 +184,7 @@ def test_bisect_names_the_regression_commit_skips_the_broken_one_and_touches_not
     }
 
 
+@pytest.mark.slow  # a real git bisect run: seconds per judged commit
 def test_a_test_id_is_judged_alone_with_pytest(history):
     repo = history["repo"]
     report_on(repo, [])
@@ -196,6 +198,7 @@ def test_a_test_id_is_judged_alone_with_pytest(history):
     assert result["mode"] == "pytest" and result["node_ids"] == [INT8, FP32]
 
 
+@pytest.mark.slow  # a real git bisect run: seconds per judged commit
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -299,3 +302,33 @@ def test_worktree_is_removed_even_when_interrupted(history):
         raise KeyboardInterrupt
     assert not worktree.exists() and not worktree.parent.exists()
     assert git(repo, "worktree", "list", "--porcelain") == before
+
+
+def test_plan_without_report_failures_judges_what_fails_at_bad(tmp_path):
+    args = bisect_cli.parse_args(["--good", "x", "--module", "16"])
+    plan = bisect_cli.make_plan(args, None, bisect_cli.default_cell(), tmp_path / "r.json")
+    assert (plan.mode, plan.stage, plan.module, plan.targets) == ("chain", 16, 16, None)
+    with pytest.raises(bisect_cli.InputError, match="before the module exists"):
+        bisect_cli.make_plan(
+            bisect_cli.parse_args(["--good", "x", "--module", "9", "--stage", "3"]), None, plan.cell, tmp_path
+        )
+
+
+SHA_A, SHA_B = "a" * 40, "b" * 40
+
+
+def test_outcome_reads_what_git_bisect_concluded():
+    found = bisect_cli.outcome(["[bisect] step 1 ...", f"{SHA_A} is the first bad commit", "commit " + SHA_A], 0)
+    assert found == {"result": "found", "first_bad": SHA_A, "candidates": [SHA_A]}
+    skipped = [
+        "There are only 'skip'ped commits left to test.",
+        "The first bad commit could be any of:",
+        SHA_A,
+        SHA_B,
+        "We cannot bisect more!",
+    ]
+    assert bisect_cli.outcome(skipped, 1)["candidates"] == [SHA_A, SHA_B]
+    failed = bisect_cli.outcome(
+        ["[bisect] judge error: JudgeError: imported another tinytorch", "bisect run failed:"], 1
+    )
+    assert failed["result"] == "failed" and "exited 1" in failed["error"]
