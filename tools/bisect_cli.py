@@ -10,6 +10,7 @@ import re
 import shutil
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from tools.bisect_judge import estimate
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 SCHEMA = 1
+MAX_LINES = 10  # "broke:" lines printed; bisect.json has them all
 JUDGE = Path(__file__).with_name("bisect_judge.py")
 PREFIX = "[bisect]"  # the judge's progress lines inside git's output
 FIRST_BAD = re.compile(r"^([0-9a-f]{40}) is the first bad commit$")
@@ -439,8 +441,12 @@ def print_result(result: dict, out_path: Path) -> None:
     if result["result"] == "found":
         first = result["first_bad"]
         print(f"first bad commit: {first['sha']} {first['subject']}")
-        for broke in first["broke"]:
+        for broke in first["broke"][:MAX_LINES]:
             print(f"  broke: {broke['test_id']} [{broke.get('classification') or 'unclassified'}] - {broke['reason']}")
+        if len(first["broke"]) > MAX_LINES:
+            kinds = Counter(b.get("classification") or "unclassified" for b in first["broke"])
+            summary = ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items()))
+            print(f"  ... {len(first['broke'])} judged failures in all ({summary}): every one in {out_path}")
     elif result["result"] == "ambiguous":
         print("bisect: only skipped commits are left: the first bad commit is one of")
         for sha in result["candidates"]:
