@@ -158,8 +158,9 @@ def make_plan(args: argparse.Namespace, report: dict | None, cell: matrix.Cell, 
             }
             for t in dict.fromkeys(args.test)
         ]
-        stage = args.stage or max(stages)
-        return Plan(cell, "pytest", stage, None, [t["test_id"] for t in targets], targets, "--test")
+        plan = Plan(cell, "pytest", args.stage or max(stages), None, [t["test_id"] for t in targets], targets, "--test")
+        plan.classification = {t["test_id"]: t["classification"] for t in targets if t.get("classification")}
+        return plan
     selected = failures
     if args.module is not None:
         selected = [f for f in selected if f.get("module") == args.module]
