@@ -218,11 +218,11 @@ def _base_env(spec: dict) -> dict:
     return env
 
 
-def run_chain(spec: dict, worktree: Path, out: Path) -> tuple[list, list, str, list]:
-    """(records, problems, why it did not run or "", tinytorch files imported) from the commit's chain."""
+def run_chain(spec: dict, worktree: Path, out: Path) -> tuple[list, list, str, list, dict]:
+    """(records, problems, why it did not run or "", tinytorch files imported, versions) from the commit's chain."""
     chain = worktree / "tests" / "regression" / "chain.py"
     if not chain.is_file():
-        return [], [], "this commit has no tests/regression/chain.py", []
+        return [], [], "this commit has no tests/regression/chain.py", [], {}
     command = [spec["python"], str(chain), "--cell", spec["cell"], "--out", str(out), "--stages", str(spec["stage"])]
     if spec.get("module") is not None:
         command += ["--module", str(spec["module"])]
@@ -230,14 +230,16 @@ def run_chain(spec: dict, worktree: Path, out: Path) -> tuple[list, list, str, l
     code, output = _run(command, worktree, _base_env(spec), out / "judge.log", spec["timeout"] + 60)
     stages_file = out / "stages.json"
     if code not in (0, 1) or not stages_file.is_file():
-        return [], [], f"chain.py exited with code {code}: {_last_line(output)}", []
-    stages = json.loads(stages_file.read_text(encoding="utf-8")).get("stages", [])
+        return [], [], f"chain.py exited with code {code}: {_last_line(output)}", [], {}
+    header = json.loads(stages_file.read_text(encoding="utf-8"))
+    stages = header.get("stages", [])
     problems = [p for stage in stages for p in stage.get("problems", [])]
     files = [s["tinytorch_file"] for s in stages if s.get("tinytorch_file")]
-    return read_jsonl(out / "records.jsonl"), problems, "", files
+    versions = {"python": header.get("python"), "numpy": header.get("numpy")}
+    return read_jsonl(out / "records.jsonl"), problems, "", files, versions
 
 
-def run_pytest(spec: dict, worktree: Path, out: Path) -> tuple[list, list, str, list]:
+def run_pytest(spec: dict, worktree: Path, out: Path) -> tuple[list, list, str, list, dict]:
     """Same as :func:`run_chain` for judged node ids: pytest on them alone, under the guard at the stage."""
     records_file = out / "records.jsonl"
     records_file.unlink(missing_ok=True)
@@ -255,19 +257,19 @@ def run_pytest(spec: dict, worktree: Path, out: Path) -> tuple[list, list, str, 
     records = read_jsonl(records_file)
     sessions = [r for r in records if r.get("kind") == "session"]
     if not sessions:
-        return records, [], f"pytest exited with code {code} before running tests: {_last_line(output)}", []
+        return records, [], f"pytest exited with code {code} before running tests: {_last_line(output)}", [], {}
     files = [s["tinytorch_file"] for s in sessions if s.get("tinytorch_file")]
-    return records, [], "", files
+    return records, [], "", files, {"python": sessions[-1].get("python"), "numpy": sessions[-1].get("numpy")}
 
 
 def judge(spec: dict, sha: str, out: Path) -> dict:
     worktree = Path(spec["worktree"])
     started = time.perf_counter()
     why = reinstall(spec, worktree, out / "judge.log")
-    records, problems, files = [], [], []
+    records, problems, files, versions = [], [], [], {}
     if not why:
         runner = run_pytest if spec["mode"] == "pytest" else run_chain
-        records, problems, why, files = runner(spec, worktree, out)
+        records, problems, why, files, versions = runner(spec, worktree, out)
     foreign = [f for f in files if not Path(f).resolve().is_relative_to(worktree.resolve())]
     if foreign:
         raise JudgeError(f"the tests imported tinytorch from {foreign[0]}, not from the worktree {worktree}")
@@ -280,13 +282,12 @@ def judge(spec: dict, sha: str, out: Path) -> dict:
         present = [(t["test_id"], t["reason"]) for t in result["targets"]]
     else:
         verdict, reason, present = decide(targets, records, problems, why)
-    sessions = [r for r in records if r.get("kind") == "session"]
     result.update(
         verdict=verdict,
         reason=reason,
         present=[{"test_id": tid, "reason": msg} for tid, msg in present],
-        python=next((s.get("python") for s in sessions if s.get("python")), None),
-        numpy=next((s.get("numpy") for s in sessions if s.get("numpy")), None),
+        python=versions.get("python"),
+        numpy=versions.get("numpy"),
         seconds=round(time.perf_counter() - started, 2),
     )
     return result

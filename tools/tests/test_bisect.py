@@ -174,6 +174,7 @@ def test_bisect_names_the_regression_commit_skips_the_broken_one_and_touches_not
     result = json.loads((repo / "reports" / "bisect.json").read_text(encoding="utf-8"))
     assert result["result"] == "found" and result["first_bad"]["sha"] == history["regression"]
     assert result["cell"] == CELL and result["mode"] == "chain" and (result["stage"], result["module"]) == (16, 16)
+    assert result["python"] == ".".join(map(str, sys.version_info[:3]))  # the judged interpreter, as it ran
     verdicts = {s["sha"]: s["verdict"] for s in result["steps"] if s["label"].startswith("step")}
     assert verdicts.get(history["no_import"]) == "skip", result["steps"]
     order = ["notes", "other", "regression", "no_import", "repair", "fix_other", "notes2", "bad"]
