@@ -10,6 +10,7 @@ commit, skip the broken one, ignore the unrelated failure, and leave the user's 
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -224,6 +225,42 @@ def test_bad_input_is_one_line_exit_2_and_touches_nothing(history, args, message
     assert len(errors) == 1 and message in errors[0], done.stderr
     assert user_state(repo) == before
     assert not (repo / "reports" / "bisect.json").exists()
+
+
+@pytest.mark.slow  # a real git bisect run: seconds per judged commit
+def test_sigterm_mid_search_stops_the_judge_and_removes_the_worktree(history):
+    repo = history["repo"]
+    report_on(repo, [INT8_FAILURE])
+    before = user_state(repo)
+    command = [sys.executable, "-m", "tools.bisect", "--repo", str(repo), "--python", sys.executable]
+    proc = subprocess.Popen(
+        [*command, "--good", history["good"]], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        for line in proc.stdout:  # the --bad check is done: the --good check's judge is running now
+            if "check --bad" in line:
+                break
+        worktrees = git(repo, "worktree", "list", "--porcelain")
+        assert worktrees != before["worktrees"]  # the search's own worktree exists ...
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130 and "interrupted (SIGTERM)" in err, err
+    assert user_state(repo) == before  # ... and is gone again, with every process it started
+    path = next(line.split(" ", 1)[1] for line in worktrees.splitlines()[::-1] if line.startswith("worktree "))
+    assert not Path(path).exists() and not Path(path).parent.exists()
+    assert not [c for c in _command_lines() if str(Path(path).parent) in c]  # no judge or chain left running
+
+
+def _command_lines() -> list[str]:
+    lines = []
+    for entry in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            lines.append(entry.read_bytes().replace(b"\0", b" ").decode(errors="replace"))
+        except OSError:
+            continue  # the process ended meanwhile
+    return lines
 
 
 def test_nothing_to_judge_without_report_failures_or_a_selection(history):
