@@ -138,7 +138,7 @@ def user_state(repo: Path) -> dict:
         "stash": git(repo, "stash", "list"),
         "worktrees": git(repo, "worktree", "list", "--porcelain"),
         "refs": git(repo, "for-each-ref", "--format=%(refname) %(objectname)"),
-        "bisect_log": (repo / ".git" / "BISECT_LOG").exists(),
+        "bisect_log": (repo / ".git" / "BISECT_LOG").read_text() if (repo / ".git" / "BISECT_LOG").exists() else None,
     }
 
 
@@ -149,14 +149,16 @@ def run_bisect(repo: Path, *args: str) -> subprocess.CompletedProcess:
 
 @pytest.fixture
 def dirty_user_checkout(history):
-    """The user has a stash, a staged change and an unstaged one while the bisect runs."""
+    """The user has a stash, a staged change, an unstaged one and a bisect of their own while ours runs."""
     repo = history["repo"]
+    git(repo, "bisect", "start", "--no-checkout", history["bad"], history["notes"])
     write(repo, "notes.txt", "stashed\n")
     git(repo, "stash", "-q")
     write(repo, "staged.txt", "staged\n")
     git(repo, "add", "staged.txt")
     write(repo, "notes.txt", "unstaged edit\n")
     yield repo
+    git(repo, "bisect", "reset")
     git(repo, "reset", "-q", "--hard")
     git(repo, "stash", "clear")
 
