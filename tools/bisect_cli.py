@@ -371,35 +371,44 @@ def bisect(args: argparse.Namespace) -> int:
         print("bisect: your checkout has uncommitted changes; the search covers committed history only")
     with bisect_git.signals_as_exceptions(), bisect_git.temporary_worktree(repo, bad) as worktree:
         search = Search(repo, worktree, plan, env, commits, args.timeout)
-        at_bad = search.check(bad, "bad")
-        if plan.targets is None:
-            if not at_bad.get("targets"):
-                raise InputError(
-                    f"nothing fails at --bad {args.bad} ({bad[:12]}) in {plan.describe()}: nothing to bisect"
-                )
-            plan.targets = [dict(t, classification=None) for t in at_bad["targets"]]
-            plan.source = f"the {len(plan.targets)} failure(s) at --bad"
-            search.spec["targets"] = plan.targets
-            search.write_spec()
-        elif at_bad["verdict"] != "bad":
-            raise InputError(
-                f"the judged failure does not show at --bad {args.bad} ({bad[:12]}): {at_bad['verdict']}, "
-                f"{at_bad['reason']} (is {report_path} older than --bad? re-run the regression or pass --test)"
-            )
-        at_good = search.check(good, "good")
-        if at_good["verdict"] == "bad":
-            raise InputError(
-                f"the failure is older than the good ref: already at --good {args.good} ({good[:12]}) "
-                f"{at_good['reason']}; pick an older --good"
-            )
-        if at_good["verdict"] == "skip":
-            raise InputError(f"--good {args.good} ({good[:12]}) cannot be judged: {at_good['reason']}")
-        found = search.run(good, bad)
+        try:
+            check_ends(search, args, good, bad, report_path)
+            found = search.run(good, bad)
+        except GitError as error:  # past the input checks, a git failure is no bad input
+            raise RuntimeError(str(error)) from None
         # inside: classifying reads the steps' records, which go with the temporary folder
         result = summarize(args, repo, plan, env, good, bad, commits, found, search.steps(), started)
     write_json_atomic(out_path, result)
     print_result(result, out_path)
     return 0 if result["result"] == "found" else 1
+
+
+def check_ends(search: Search, args: argparse.Namespace, good: str, bad: str, report_path: Path) -> None:
+    """``--bad`` must show the judged failure and ``--good`` must not; else bad input (exit 2)."""
+    plan = search.plan
+    at_bad = search.check(bad, "bad")
+    if at_bad["verdict"] == "skip":
+        raise InputError(f"--bad {args.bad} ({bad[:12]}) cannot be judged: {at_bad['reason']}")
+    if plan.targets is None:
+        if not at_bad.get("targets"):
+            raise InputError(f"nothing fails at --bad {args.bad} ({bad[:12]}) in {plan.describe()}: nothing to bisect")
+        plan.targets = [dict(t, classification=None) for t in at_bad["targets"]]
+        plan.source = f"the {len(plan.targets)} failure(s) at --bad"
+        search.spec["targets"] = plan.targets
+        search.write_spec()
+    elif at_bad["verdict"] != "bad":
+        raise InputError(
+            f"the judged failure does not show at --bad {args.bad} ({bad[:12]}): {at_bad['verdict']}, "
+            f"{at_bad['reason']} (is {report_path} older than --bad? re-run the regression or pass --test)"
+        )
+    at_good = search.check(good, "good")
+    if at_good["verdict"] == "bad":
+        raise InputError(
+            f"the failure is older than the good ref: already at --good {args.good} ({good[:12]}) "
+            f"{at_good['reason']}; pick an older --good"
+        )
+    if at_good["verdict"] == "skip":
+        raise InputError(f"--good {args.good} ({good[:12]}) cannot be judged: {at_good['reason']}")
 
 
 def summarize(args, repo, plan, env, good, bad, commits, found, steps, started) -> dict:

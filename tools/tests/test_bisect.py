@@ -214,6 +214,7 @@ def test_a_test_id_is_judged_alone_with_pytest(history):
         (["--good", "{good}", "--stage", "17"], "--stage 17: must lie in 1..16"),
         (["--good", "{regression}"], "the failure is older than the good ref"),
         (["--good", "{good}", "--bad", "{notes}"], "the judged failure does not show at --bad"),
+        (["--good", "{good}", "--bad", "{no_import}"], "--bad {no_import} ({no_import12}) cannot be judged"),
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_touches_nothing(history, args, message):
@@ -221,7 +222,9 @@ def test_bad_input_is_one_line_exit_2_and_touches_nothing(history, args, message
     report_on(repo, [INT8_FAILURE])
     (repo / "reports" / "bisect.json").unlink(missing_ok=True)
     before = user_state(repo)
-    done = run_bisect(repo, *(a.format(**history) for a in args))
+    names = {**history, **{f"{k}12": v[:12] for k, v in history.items() if isinstance(v, str)}}
+    done = run_bisect(repo, *(a.format(**names) for a in args))
+    message = message.format(**names)
     assert done.returncode == 2, done.stdout + done.stderr
     errors = done.stderr.strip().splitlines()
     assert len(errors) == 1 and message in errors[0], done.stderr
