@@ -11,7 +11,9 @@ those test ids fails, *good* when they all pass (another, unrelated failure does
 collect). Each step runs only that: ``chain.py --stages K [--module N]`` of the commit, or pytest on
 the node ids, with the cell's interpreter and NumPy (default cell: the first red cell of the report,
 else the default Python with its newest NumPy) in one venv reused by every step and later bisects
-(``.nox/bisect-envs/<cell>``); per commit only the package is reinstalled, ``--no-deps``.
+(``.nox/bisect-envs/<cell>``). Only the package is (re)installed, editable from the worktree and
+``--no-deps``: at the first step, and again at a commit that changes its packaging metadata (the
+editable install follows source changes by itself). The tests import the worktree's tinytorch, checked.
 
 The search runs in a temporary worktree of the committed history: the user's checkout, index, stash and
 own bisect are never touched, uncommitted changes are not part of the search, and the worktree is
@@ -21,7 +23,7 @@ and ``--good`` must not (else: the failure is older than the good ref).
 Prints one line per step (step i of ≈ log2 N, the commit, its verdict), then
 ``first bad commit: <sha> <subject>`` and what it broke there (test, classification), and writes
 ``reports/bisect.json``. Exit status: 0 found, 1 not isolated (only skipped commits left) or the judge
-failed, 2 bad input (nothing run, nothing touched), 130 interrupted.
+failed, 2 bad input (one line on stderr; the checkout untouched, no bisect.json), 130 interrupted.
 """
 
 from __future__ import annotations
