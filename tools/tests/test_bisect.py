@@ -144,7 +144,7 @@ def user_state(repo: Path) -> dict:
 
 def run_bisect(repo: Path, *args: str) -> subprocess.CompletedProcess:
     command = [sys.executable, "-m", "tools.bisect", "--repo", str(repo), "--python", sys.executable, *args]
-    return subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120, check=False)
+    return subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600, check=False)
 
 
 @pytest.fixture
