@@ -41,6 +41,7 @@ PREFIX = "[bisect]"
 FAIL_OUTCOMES = ("failed", "error", "collect_error")
 PACKAGING_FILES = ("pyproject.toml", "setup.cfg", "setup.py")
 INSTALL_STAMP = ".bisect-installed"
+IMPORT_KINDS = ("import/layering break", "empty or uncollectable stage")  # the report's classifications
 
 # A failure that only says "tinytorch does not even import here" (not the failure being judged).
 CANNOT_IMPORT = re.compile(
@@ -63,10 +64,16 @@ def _under(path: str, collector: str) -> bool:
     return path == collector or path.startswith(collector + "/") or collector in ("", ".")
 
 
+def is_import_break(target: dict) -> bool:
+    """Whether the judged failure itself is an import or collection break (then an import crash is it)."""
+    return bool(CANNOT_IMPORT.search(target.get("reason") or "")) or target.get("classification") in IMPORT_KINDS
+
+
 def decide(targets: list[dict], records: list[dict], problems: list[dict], ran: str) -> tuple[str, str, list]:
     """(verdict, reason, judged failures present) for one commit.
 
-    ``targets``: the judged failures, ``{"test_id", "reason"}`` (reason = its message at ``--bad``).
+    ``targets``: the judged failures, ``{"test_id", "reason", "classification"}`` as the report (or the
+    run at ``--bad``) gave them; only the test id is required.
     ``records``: the run's per-test records; ``problems``: the chain's stage problems (test id + message);
     ``ran``: "" if the chain or pytest ran to the end, else why not.
     """
@@ -83,7 +90,7 @@ def decide(targets: list[dict], records: list[dict], problems: list[dict], ran: 
         message = failing[target["test_id"]]
         # Failing only because tinytorch does not import at this commit says nothing about the judged
         # failure (unless that failure itself is an import break).
-        import_crash = CANNOT_IMPORT.search(message) and not CANNOT_IMPORT.search(target.get("reason") or "")
+        import_crash = CANNOT_IMPORT.search(message) and not is_import_break(target)
         (crashed if import_crash else real).append((target["test_id"], message))
     if real:
         first_id, first_msg = real[0]

@@ -301,6 +301,8 @@ def test_verdict_skip_when_the_judged_tests_cannot_run():
     assert bisect_judge.decide(TARGET, [crash], [], "")[0] == "skip"
     layering = [{"test_id": INT8, "reason": "ImportError: cannot import name 'q' from 'tinytorch.core'"}]
     assert bisect_judge.decide(layering, [crash], [], "")[0] == "bad"  # an import break that is the failure
+    classified = [{"test_id": INT8, "classification": "import/layering break"}]  # no reason given
+    assert bisect_judge.decide(classified, [crash], [], "")[0] == "bad"
 
 
 def test_plan_from_the_report_runs_the_first_red_stage_and_module(tmp_path):
