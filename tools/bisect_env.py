@@ -17,7 +17,9 @@ from pathlib import Path
 from tools import matrix
 
 DEPS_STAMP = ".bisect-deps"
-BUILD_DEPS = ("setuptools>=61",)  # pyproject's build backend, for --no-build-isolation installs
+# The build backend, for offline --no-build-isolation installs. 70.1+: bdist_wheel is built in (older
+# needs the `wheel` package), and `python -m venv` may bundle an older one that `>=61` would keep.
+BUILD_DEPS = ("setuptools>=70.1",)
 
 
 @dataclass(frozen=True)
