@@ -169,6 +169,16 @@ def mutants(session: nox.Session) -> None:
 
 
 @nox.session(venv_backend="none", default=False)
+def bisect(session: nox.Session) -> None:
+    """Which commit broke it: git bisect with the chain as the judge (-- --good REF [--bad REF] [--cell C])."""
+    if not session.posargs:
+        session.error("give the range after --: nox -s bisect -- --good REF [--bad REF] (see tools/bisect.py)")
+    # The tool makes the cell's venv itself (the cell is known only once the report is read). Long
+    # timeouts: on Ctrl-C it must stop its judge and remove its worktree before nox may kill it.
+    session.run(sys.executable, "-m", "tools.bisect", *session.posargs, interrupt_timeout=60.0, terminate_timeout=30.0)
+
+
+@nox.session(venv_backend="none", default=False)
 def signoff(session: nox.Session) -> None:
     """Release check: lint, tests, every valid Python × NumPy pair, coverage, bench, report; GO / NO-GO.
 

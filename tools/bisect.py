@@ -1,0 +1,52 @@
+"""Which commit broke it: ``git bisect`` between two refs with the regression chain as the judge.
+
+    nox -s bisect -- --good REF [--bad REF] [--cell CELL] [--test NODEID ... | --stage K | --module N]
+    python -m tools.bisect --good REF [...] [--report PATH] [--out PATH] [--python EXE] [--repo DIR]
+
+What is judged: the given test ids, or the failures of the last report (``reports/regression.json``) on
+the cell — by default those at its first red stage, or at ``--stage K`` / of ``--module N``; with no
+report failures there, whatever fails at ``--bad`` in that stage/module. A commit is *bad* when one of
+those test ids fails, *good* when they all pass (another, unrelated failure does not count), and
+*skipped* when they cannot run at all (no chain, a syntax error, an import crash, their files do not
+collect). Each step runs only that: ``chain.py --stages K [--module N]`` of the commit, or pytest on
+the node ids, with the cell's interpreter and NumPy (default cell: the first red cell of the report,
+else the default Python with its newest NumPy) in one venv reused by every step and later bisects
+(``.nox/bisect-envs/<cell>``). Only the package is (re)installed, editable from the worktree and
+``--no-deps``: at the first step, and again at a commit that changes its packaging metadata (the
+editable install follows source changes by itself). The tests import the worktree's tinytorch, checked.
+
+The search runs in a temporary worktree of the committed history: the user's checkout, index, stash and
+own bisect are never touched, uncommitted changes are not part of the search, and the worktree is
+removed at the end, on Ctrl-C and on SIGTERM too. Before searching, ``--bad`` must show the failure
+and ``--good`` must not (else: the failure is older than the good ref).
+
+Prints one line per step (step i of ≈ log2 N, the commit, its verdict), then
+``first bad commit: <sha> <subject>`` and what it broke there (test, classification), and writes
+``reports/bisect.json``. Exit status: 0 found, 1 not isolated (only skipped commits left) or the judge
+failed, 2 bad input (one line on stderr; the checkout untouched, no bisect.json), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import sys
+
+if __name__ == "bisect":
+    # `python tools/<script>.py` puts tools/ first on sys.path, where this file shadows the standard
+    # library's bisect (tempfile -> random imports it): hand the importer the real one instead.
+    import importlib.util
+    import sysconfig
+
+    _spec = importlib.util.spec_from_file_location("bisect", sysconfig.get_path("stdlib") + "/bisect.py")
+    _module = importlib.util.module_from_spec(_spec)
+    _spec.loader.exec_module(_module)
+    sys.modules["bisect"] = _module  # the import system returns what sys.modules holds after this file ran
+else:
+    from pathlib import Path
+
+    _REPO = str(Path(__file__).resolve().parent.parent)
+    if _REPO not in sys.path:  # `python tools/bisect.py` as well as `python -m tools.bisect`
+        sys.path.insert(0, _REPO)
+    from tools.bisect_cli import main
+
+    if __name__ == "__main__":
+        sys.exit(main())
