@@ -1,4 +1,4 @@
-"""The bisect's command line and search (``tools/bisect.py`` is its entry point; read its docstring)."""
+"""The bisect's command line and search (``tools/bisect_main.py`` is its entry point; read its docstring)."""
 
 from __future__ import annotations
 

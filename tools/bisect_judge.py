@@ -2,7 +2,7 @@
 
     python bisect_judge.py SPEC.json [--label TEXT]
 
-``tools/bisect.py`` copies this file out of the checkout before the search starts, so every commit is
+``tools/bisect_main.py`` copies this file out of the checkout before the search starts, so every commit is
 judged by the same judge, whatever version of it (or none) that commit holds. It imports nothing from
 the project: only the standard library, and the commit's own chain and tests through subprocesses.
 
@@ -243,7 +243,8 @@ def run_chain(spec: dict, worktree: Path, out: Path) -> tuple[list, list, str, l
     problems = [p for stage in stages for p in stage.get("problems", [])]
     files = [s["tinytorch_file"] for s in stages if s.get("tinytorch_file")]
     versions = {"python": header.get("python"), "numpy": header.get("numpy")}
-    return read_jsonl(out / "records.jsonl"), problems, "", files, versions
+    records_file = out / header.get("records_file", "records.jsonl")  # older chains wrote records.jsonl
+    return read_jsonl(records_file), problems, "", files, versions
 
 
 def run_pytest(spec: dict, worktree: Path, out: Path) -> tuple[list, list, str, list, dict]:

@@ -1,7 +1,7 @@
 """Which commit broke it: ``git bisect`` between two refs with the regression chain as the judge.
 
     nox -s bisect -- --good REF [--bad REF] [--cell CELL] [--test NODEID ... | --stage K | --module N]
-    python -m tools.bisect --good REF [...] [--report PATH] [--out PATH] [--python EXE] [--repo DIR]
+    python -m tools.bisect_main --good REF [...] [--report PATH] [--out PATH] [--python EXE] [--repo DIR]
 
 What is judged: the given test ids, or the failures of the last report (``reports/regression.json``) on
 the cell — by default those at its first red stage, or at ``--stage K`` / of ``--module N``; with no
@@ -29,24 +29,13 @@ failed, 2 bad input (one line on stderr; the checkout untouched, no bisect.json)
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
-if __name__ == "bisect":
-    # `python tools/<script>.py` puts tools/ first on sys.path, where this file shadows the standard
-    # library's bisect (tempfile -> random imports it): hand the importer the real one instead.
-    import importlib.util
-    import sysconfig
+_REPO = str(Path(__file__).resolve().parent.parent)
+if _REPO not in sys.path:  # `python tools/bisect_main.py` as well as `python -m tools.bisect_main`
+    sys.path.insert(0, _REPO)
 
-    _spec = importlib.util.spec_from_file_location("bisect", sysconfig.get_path("stdlib") + "/bisect.py")
-    _module = importlib.util.module_from_spec(_spec)
-    _spec.loader.exec_module(_module)
-    sys.modules["bisect"] = _module  # the import system returns what sys.modules holds after this file ran
-else:
-    from pathlib import Path
+from tools.bisect_cli import main  # noqa: E402
 
-    _REPO = str(Path(__file__).resolve().parent.parent)
-    if _REPO not in sys.path:  # `python tools/bisect.py` as well as `python -m tools.bisect`
-        sys.path.insert(0, _REPO)
-    from tools.bisect_cli import main
-
-    if __name__ == "__main__":
-        sys.exit(main())
+if __name__ == "__main__":
+    sys.exit(main())
