@@ -32,7 +32,7 @@ class Activation:
     training = True
 
     def __call__(self, x) -> Tensor:
-        return self.forward(x)
+        return self.forward(_as_tensor(x))  # a user subclass's forward may expect a Tensor
 
     def forward(self, x: Tensor) -> Tensor:
         raise NotImplementedError
