@@ -2,6 +2,11 @@
 
 Each is a callable object (so it can sit in a ``Sequential``) built from Tensor operations, so
 gradients come from the ops' own backward rules. Sigmoid and Softmax are written to never overflow.
+
+Integer (or boolean) input is computed in float32, the framework's float: ``Sigmoid()(Tensor([0, 1]))``
+is ``[0.5, 0.731]`` float32, never cast back to the integer dtype (and never float64). Integer tensors
+cannot require grad, so the conversion loses no graph. ``forward`` converts too, so calling
+``act.forward(x)`` directly (TinyTorch's idiom) gives the same result as ``act(x)``.
 """
 
 from __future__ import annotations
@@ -15,13 +20,19 @@ def _as_tensor(x) -> Tensor:
     return x if isinstance(x, Tensor) else Tensor(x)
 
 
+def _float_input(x) -> Tensor:
+    """``x`` as a float Tensor: float dtypes are kept (float64 for gradient checks), anything else -> float32."""
+    x = _as_tensor(x)
+    return x if x.dtype.kind == "f" else Tensor(x.data, dtype=np.float32)
+
+
 class Activation:
     """Base: call it like a layer. (Module 03 is not imported here: 02 comes before it.)"""
 
     training = True
 
     def __call__(self, x) -> Tensor:
-        return self.forward(_as_tensor(x))
+        return self.forward(_as_tensor(x))  # a user subclass's forward may expect a Tensor
 
     def forward(self, x: Tensor) -> Tensor:
         raise NotImplementedError
@@ -32,18 +43,19 @@ class Activation:
 
 class ReLU(Activation):
     def forward(self, x: Tensor) -> Tensor:
-        return x.relu()
+        return _float_input(x).relu()
 
 
 class Tanh(Activation):
     def forward(self, x: Tensor) -> Tensor:
-        return x.tanh()
+        return _float_input(x).tanh()
 
 
 class Sigmoid(Activation):
     """1 / (1 + e^-x), evaluated as e^x / (1 + e^x) for negative x so |x| = 1000 cannot overflow."""
 
     def forward(self, x: Tensor) -> Tensor:
+        x = _float_input(x)
         a = x.data
         e = np.exp(-np.abs(a))  # always in (0, 1]
         out = np.where(a >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(a.dtype, copy=False)
@@ -61,6 +73,7 @@ class GELU(Activation):
     _K = 0.044715
 
     def forward(self, x: Tensor) -> Tensor:
+        x = _float_input(x)
         a = x.data
         t = np.tanh(self._C * (a + self._K * a * a * a))
         out = 0.5 * a * (1.0 + t)
@@ -84,7 +97,7 @@ class Softmax(Activation):
 
 def softmax(x: Tensor, axis: int = -1) -> Tensor:
     """Numerically stable softmax as a function (used by attention and the losses)."""
-    x = _as_tensor(x)
+    x = _float_input(x)
     # The shift is a constant: softmax is invariant to it, so it needs no gradient.
     shifted = x - x.data.max(axis=axis, keepdims=True)
     e = shifted.exp()

@@ -124,6 +124,9 @@ class MultiHeadAttention(Module):
         """x (batch, seq, embed_dim) → (batch, seq, embed_dim); with ``return_weights`` also the
         attention weights (batch, num_heads, seq, seq_k).
 
+        ``mask`` (True/1 = may attend) is (seq, seq_k) for every sample, (batch, seq, seq_k) per sample,
+        or (batch, num_heads, seq, seq_k); any other shape raises (see ``_score_mask``).
+
         With ``cache`` (inference only, under ``no_grad``) ``x`` holds just the new positions; their
         keys/values are appended to ``cache`` at ``layer_idx`` and the queries attend over all cached
         positions, so ``mask`` (if any) must be (seq, cached_len + seq), e.g.
@@ -135,6 +138,7 @@ class MultiHeadAttention(Module):
                 f"MultiHeadAttention(embed_dim={self.embed_dim}) expects input (batch, seq, {self.embed_dim}), "
                 f"got {x.shape}"
             )
+        batch, seq, _ = x.shape
         q = self._split_heads(self.q_proj(x))
         k = self._split_heads(self.k_proj(x))
         v = self._split_heads(self.v_proj(x))
@@ -147,10 +151,31 @@ class MultiHeadAttention(Module):
             cache.append(layer_idx, k.data, v.data)
             k_all, v_all = cache.get(layer_idx)
             k, v = Tensor(k_all, dtype=k_all.dtype), Tensor(v_all, dtype=v_all.dtype)
+        if mask is not None:
+            mask = self._score_mask(mask, batch, seq, k.shape[2])
         out, weights = scaled_dot_product_attention(q, k, v, mask)
-        batch, _, seq, _ = out.shape
         out = self.out_proj(out.transpose(0, 2, 1, 3).reshape(batch, seq, self.embed_dim))
         return (out, weights) if return_weights else out
+
+    def _score_mask(self, mask, batch: int, seq_q: int, seq_k: int) -> np.ndarray:
+        """The mask as an array that broadcasts to the scores (batch, num_heads, seq_q, seq_k).
+
+        (seq_q, seq_k) applies to every sample and head; (batch, seq_q, seq_k) is one mask PER SAMPLE
+        (given a head axis here — left to NumPy's broadcasting it would be matched against the heads);
+        (batch, num_heads, seq_q, seq_k) is per sample and head. Any axis may be 1 to broadcast.
+        Every other shape raises, rather than being broadcast against the wrong axis.
+        """
+        arr = mask.data if isinstance(mask, Tensor) else np.asarray(mask)
+        by_ndim = {2: (seq_q, seq_k), 3: (batch, seq_q, seq_k), 4: (batch, self.num_heads, seq_q, seq_k)}
+        expected = by_ndim.get(arr.ndim)
+        fits = expected is not None and all(have in (1, want) for have, want in zip(arr.shape, expected))
+        if not fits:
+            raise ValueError(
+                f"MultiHeadAttention: mask of shape {arr.shape} does not fit batch={batch}, "
+                f"num_heads={self.num_heads}, seq_q={seq_q}, seq_k={seq_k}; use (seq_q, seq_k) for every sample, "
+                "(batch, seq_q, seq_k) per sample, or (batch, num_heads, seq_q, seq_k) (any axis may be 1 to broadcast)"
+            )
+        return arr[:, None] if arr.ndim == 3 else arr
 
     def extra_repr(self) -> str:
         return f"embed_dim={self.embed_dim}, num_heads={self.num_heads}"

@@ -5,8 +5,13 @@ attributes (and from lists/tuples of modules), so ``named_modules()`` walks any 
 be swapped by its dotted name — which is how quantization replaces layers anywhere in a tree.
 
 Vocabulary:
-- a *parameter* is a ``Parameter`` attribute (trainable, returned by ``parameters()``);
+- a *parameter* is a ``Parameter`` attribute (trainable, returned by ``parameters()``), or a plain
+  float ``Tensor`` attribute created with ``requires_grad=True`` — the way TinyTorch learners declare
+  weights (``self.w = Tensor(np.random.randn(3, 4), requires_grad=True)``). Only *leaf* tensors count:
+  the result of an operation stored on ``self`` (say a cached activation) is never a parameter;
 - a *buffer* is any other ``Tensor`` attribute (e.g. int8 codes, scales): saved, not trained.
+
+``Layer`` is the same class as ``Module`` (the name learners subclass in TinyTorch).
 """
 
 from __future__ import annotations
@@ -21,10 +26,26 @@ from tinytorch.core.tensor import Tensor
 
 
 class Parameter(Tensor):
-    """A trainable tensor: ``requires_grad`` defaults to True."""
+    """A trainable tensor: ``requires_grad`` defaults to True.
+
+    A plain ``Tensor(..., requires_grad=True)`` attribute of a ``Module`` is a parameter too (see
+    :func:`is_parameter`); ``Parameter`` stays the explicit spelling, and the only one that remains a
+    parameter when frozen (``requires_grad=False``).
+    """
 
     def __init__(self, data, requires_grad: bool = True, dtype=None):
         super().__init__(data, requires_grad=requires_grad, dtype=dtype)
+
+
+def is_parameter(t) -> bool:
+    """True for a ``Parameter``, or a float leaf ``Tensor`` that requires grad (a learner's weight).
+
+    A leaf is a tensor not produced by an operation (``_backward is None``): an op result stored on a
+    module is an activation and stays a buffer, so it is never handed to an optimizer.
+    """
+    if isinstance(t, Parameter):
+        return True
+    return isinstance(t, Tensor) and t.requires_grad and t.dtype.kind == "f" and t._backward is None
 
 
 def _split_name(name: str) -> list[str]:
@@ -109,7 +130,7 @@ class Module:
 
     def named_parameters(self) -> Iterator[tuple[str, Parameter]]:
         for name, t in self.named_tensors():
-            if isinstance(t, Parameter):
+            if is_parameter(t):
                 yield name, t
 
     def parameters(self) -> list[Parameter]:
@@ -117,7 +138,7 @@ class Module:
 
     def named_buffers(self) -> Iterator[tuple[str, Tensor]]:
         for name, t in self.named_tensors():
-            if not isinstance(t, Parameter):
+            if not is_parameter(t):
                 yield name, t
 
     # ------------------------------------------------------------------ swapping children
@@ -198,6 +219,9 @@ class Module:
         return ""
 
 
+Layer = Module  # TinyTorch's name for the base class; the same object, so isinstance checks agree
+
+
 @contextmanager
 def wrapped_forwards(layers: Iterable[Module], wrap: Callable[[Module, Callable], Callable]) -> Iterator[None]:
     """Within the block, each layer's ``forward`` is ``wrap(layer, original_forward)``.
@@ -264,6 +288,8 @@ class Linear(Module):
 
     def forward(self, x) -> Tensor:
         x = x if isinstance(x, Tensor) else Tensor(x)
+        if x.dtype.kind != "f":  # integer/bool input carries no graph: compute in the weight's float dtype
+            x = Tensor(x.data, dtype=self.weight.dtype)
         if x.shape[-1] != self.in_features:
             raise ValueError(
                 f"Linear({self.in_features}, {self.out_features}) got input of shape {x.shape}: "

@@ -85,7 +85,8 @@ class Optimizer:
         for p, state in zip(self.params, self.state):
             if p.grad is None:
                 continue
-            g = np.asarray(p.grad)
+            # A Tensor-valued .grad (learners' code often wraps it: ``p.grad = Tensor(...)``) counts by its array.
+            g = p.grad.data if isinstance(p.grad, Tensor) else np.asarray(p.grad)
             if g.shape != p.data.shape:
                 raise ValueError(
                     f"{type(self).__name__}: a parameter of shape {p.data.shape} has a gradient of shape "

@@ -30,6 +30,9 @@ __all__ = [
     "im2col",
     "col2im",
     "conv_output_size",
+    "Conv2d",
+    "MaxPool2d",
+    "AvgPool2d",
 ]
 
 IntPair = Union[int, Sequence[int]]
@@ -199,6 +202,8 @@ class Conv2D(Module):
 
     def forward(self, x) -> Tensor:
         x = _as_tensor(x)
+        if x.dtype.kind != "f":  # e.g. uint8 images: compute in the weight's float dtype (no graph is lost)
+            x = Tensor(x.data, dtype=self.weight.dtype)
         _check_image(x.shape, f"Conv2D({self.in_channels}, {self.out_channels})")
         if x.shape[1] != self.in_channels:
             raise ValueError(
@@ -291,3 +296,9 @@ class AvgPool2D(_Pool2D):
 
     def forward(self, x) -> Tensor:
         return avg_pool2d(x, self.kernel_size, self.stride)
+
+
+# PyTorch's spellings (and TinyTorch's): the same classes, so isinstance checks and quantization agree.
+Conv2d = Conv2D
+MaxPool2d = MaxPool2D
+AvgPool2d = AvgPool2D

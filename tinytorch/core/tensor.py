@@ -12,6 +12,7 @@ Dtype policy: float input is stored as float32 unless a float dtype is asked for
 
 from __future__ import annotations
 
+import operator
 from contextlib import contextmanager
 from typing import Callable, Iterator, Sequence
 
@@ -191,6 +192,19 @@ class Tensor:
     def __len__(self) -> int:
         return len(self.data)
 
+    def __bool__(self) -> bool:
+        """NumPy's and PyTorch's rule: a one-element tensor is its truth value, anything else is ambiguous.
+
+        Without this Python falls back to ``len()``: ``Tensor([0.0])`` would be True and a 0-d tensor
+        (``if t < 1.0:``) would raise "len() of unsized object".
+        """
+        if self.data.size != 1:
+            raise ValueError(
+                f"the truth value of a Tensor with {self.data.size} elements (shape {self.shape}) is ambiguous; "
+                "use (t).data.any() or (t).data.all(), or reduce it to one element first"
+            )
+        return bool(self.data.reshape(-1)[0])
+
     def __repr__(self) -> str:
         grad = ", requires_grad=True" if self.requires_grad else ""
         return f"Tensor({np.array2string(self.data, precision=4, threshold=20)}, dtype={self.dtype}{grad})"
@@ -247,6 +261,8 @@ class Tensor:
             raise TypeError("Tensor ** Tensor is not supported; use a Python number as exponent")
         a = self.data
         p = float(exponent)
+        if p == 0.0:  # x**0 is constant: derivative 0 everywhere (0 * 0**-1 would be NaN at x = 0)
+            return Tensor._make(a**exponent, (self,), lambda g: (np.zeros_like(g),))
         return Tensor._make(a**exponent, (self,), lambda g: (g * p * a ** (p - 1),))
 
     def __matmul__(self, other) -> Tensor:
@@ -278,15 +294,35 @@ class Tensor:
     def __rmatmul__(self, other) -> Tensor:
         return self._other(other, self.data) @ self
 
+    matmul = __matmul__  # PyTorch's / TinyTorch's method spelling; the same function
+
     # ------------------------------------------------------------------ comparisons (no grad)
-    def __eq__(self, other):  # noqa: D105 - elementwise like NumPy
-        return Tensor(self.data == (other.data if isinstance(other, Tensor) else other))
+    # Elementwise, like NumPy: each returns a boolean Tensor. ``__hash__`` stays identity-based so
+    # tensors can still be dict keys and set members (which compare with ``is`` first).
+    def _compare(self, other, fn) -> Tensor:
+        o = other.data if isinstance(other, Tensor) else other
+        try:
+            return Tensor(fn(self.data, o))
+        except ValueError:
+            raise _shape_error("compare", self.data, np.asarray(o)) from None
+
+    def __eq__(self, other):  # noqa: D105
+        return self._compare(other, operator.eq)
+
+    def __ne__(self, other):
+        return self._compare(other, operator.ne)
 
     def __lt__(self, other):
-        return Tensor(self.data < (other.data if isinstance(other, Tensor) else other))
+        return self._compare(other, operator.lt)
+
+    def __le__(self, other):
+        return self._compare(other, operator.le)
 
     def __gt__(self, other):
-        return Tensor(self.data > (other.data if isinstance(other, Tensor) else other))
+        return self._compare(other, operator.gt)
+
+    def __ge__(self, other):
+        return self._compare(other, operator.ge)
 
     __hash__ = object.__hash__
 

@@ -28,6 +28,9 @@ from typing import Iterable
 import numpy as np
 
 from tinytorch.core.autograd import no_grad
+
+# Re-exported: learners' training code imports the losses from here (TinyTorch's layout). Same objects.
+from tinytorch.core.losses import BinaryCrossEntropyLoss, CrossEntropyLoss, MSELoss
 from tinytorch.core.tensor import Tensor
 
 __all__ = [
@@ -37,6 +40,7 @@ __all__ = [
     "save_checkpoint",
     "load_checkpoint",
 ]
+__all__ += ["MSELoss", "CrossEntropyLoss", "BinaryCrossEntropyLoss"]  # the re-exported losses (see the import)
 
 
 # ---------------------------------------------------------------------------------------- clipping

@@ -27,10 +27,25 @@ __all__ = ["KVCache", "generate"]
 
 
 class KVCache:
-    """Per-layer key/value storage for ``num_layers`` attention layers, up to ``max_seq_len`` positions."""
+    """Per-layer key/value storage for ``num_layers`` attention layers, up to ``max_seq_len`` positions.
+
+    The five shape arguments are keyword-only: they are all positive ints, so a positional call in
+    another project's order (TinyTorch's is ``batch_size, max_seq_len, num_layers, num_heads,
+    head_dim``) would build a wrong-shaped cache without any error. Such a call raises instead.
+    """
+
+    def __new__(cls, *args, **kwargs):
+        if args:
+            raise TypeError(
+                f"KVCache takes its shape arguments by keyword only, got {len(args)} positional value(s) {args!r}: "
+                "write KVCache(num_layers=..., batch_size=..., num_heads=..., head_dim=..., max_seq_len=...) "
+                "or KVCache.for_model(model, batch_size) (argument orders differ between projects)"
+            )
+        return super().__new__(cls)
 
     def __init__(
         self,
+        *,
         num_layers: int,
         batch_size: int,
         num_heads: int,
@@ -57,7 +72,13 @@ class KVCache:
     @classmethod
     def for_model(cls, model, batch_size: int) -> KVCache:
         """A cache sized for ``model`` (anything with num_layers/num_heads/head_dim/max_seq_len)."""
-        return cls(model.num_layers, batch_size, model.num_heads, model.head_dim, model.max_seq_len)
+        return cls(
+            num_layers=model.num_layers,
+            batch_size=batch_size,
+            num_heads=model.num_heads,
+            head_dim=model.head_dim,
+            max_seq_len=model.max_seq_len,
+        )
 
     @property
     def seq_len(self) -> int:

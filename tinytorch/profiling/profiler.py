@@ -7,7 +7,8 @@ layers this module has never heard of (e.g. the int8 layers of module 16) are me
   ``out_channels`` and ``kernel_size`` is "Conv-like"; FLOPs are counted from those attributes and
   from the output shape seen during one real forward pass;
 - memory is the real ``nbytes`` of every array the model holds (parameters, buffers and plain NumPy
-  arrays kept as attributes), per dtype — an int8 array counts 1 byte an element.
+  arrays kept as attributes), per dtype — an int8 array counts 1 byte an element. Every ``*_bytes``
+  figure comes with its ``*_mb`` twin in MiB (bytes / 2**20, TinyTorch's "MB").
 
 FLOPs count a multiply-add as 2 operations (plus one add per output for a bias), for Linear- and
 Conv-like layers only: they dominate the cost of the models here. Attention's score/value matmuls,
@@ -22,11 +23,13 @@ from typing import Iterator
 import numpy as np
 
 from tinytorch.core.autograd import no_grad
-from tinytorch.core.layers import Module, Parameter, wrapped_forwards
+from tinytorch.core.layers import Module, is_parameter, wrapped_forwards
 from tinytorch.core.tensor import Tensor
 from tinytorch.text.embeddings import Embedding
 
-__all__ = ["Profiler", "tensor_bytes_by_dtype", "memory_breakdown"]
+__all__ = ["Profiler", "tensor_bytes_by_dtype", "memory_breakdown", "MB"]
+
+MB = 1024 * 1024  # bytes in one "MB" as learners' code means it (MiB)
 
 
 # ----------------------------------------------------------------------------- duck typing
@@ -83,7 +86,7 @@ def _model_arrays(model: Module) -> Iterator[tuple[str, np.ndarray, str]]:
     seen: set[int] = set()
     for name, t in model.named_tensors():  # already de-duplicates shared (tied) tensors
         seen.add(id(t.data))
-        yield name, t.data, ("parameter" if isinstance(t, Parameter) else "buffer")
+        yield name, t.data, ("parameter" if is_parameter(t) else "buffer")
     for mod_name, module in model.named_modules():
         for attr, value in vars(module).items():
             # Plain arrays (or NumPy scalars) kept outside a Tensor, e.g. a quantized layer's scales.
@@ -104,14 +107,26 @@ def memory_breakdown(model: Module) -> dict:
         key = str(arr.dtype)
         by_dtype[key] = by_dtype.get(key, 0) + int(arr.nbytes)
         count += 1
-    return {
-        "total_bytes": sum(kinds.values()),
-        "parameter_bytes": kinds["parameter"],
-        "buffer_bytes": kinds["buffer"],
-        "array_bytes": kinds["array"],
-        "by_dtype": by_dtype,
-        "num_arrays": count,
-    }
+    return _with_mb(
+        {
+            "total_bytes": sum(kinds.values()),
+            "parameter_bytes": kinds["parameter"],
+            "buffer_bytes": kinds["buffer"],
+            "array_bytes": kinds["array"],
+            "by_dtype": by_dtype,
+            "num_arrays": count,
+        }
+    )
+
+
+def _with_mb(figures: dict) -> dict:
+    """Add ``X_mb`` (MiB) after every ``X_bytes`` figure; the byte counts stay the exact truth."""
+    out = {}
+    for key, value in figures.items():
+        out[key] = value
+        if key.endswith("_bytes"):
+            out[key[: -len("_bytes")] + "_mb"] = value / MB
+    return out
 
 
 def tensor_bytes_by_dtype(model: Module) -> dict[str, int]:
@@ -143,15 +158,11 @@ class Profiler:
         total = 0
         for module in model.modules():
             for value in vars(module).values():
-                if isinstance(value, Parameter) and id(value) not in seen:
+                if is_parameter(value) and id(value) not in seen:
                     seen.add(id(value))
                     if value.requires_grad or not trainable_only:
                         total += value.size
-            if (
-                not trainable_only
-                and _is_compute_layer(module)
-                and not isinstance(getattr(module, "weight", None), Parameter)
-            ):
+            if not trainable_only and _is_compute_layer(module) and not is_parameter(getattr(module, "weight", None)):
                 if not any(_is_compute_layer(d) for d in list(module.modules())[1:]):
                     total += _logical_weight_count(module)
         return total
@@ -171,14 +182,48 @@ class Profiler:
             model(x)
         return sum(records)
 
-    def measure_memory(self, model: Module) -> dict:
-        """Bytes the model holds; see :func:`memory_breakdown` for the keys."""
-        return memory_breakdown(model)
+    def measure_memory(self, model: Module, input_shape: tuple | None = None, dtype=None) -> dict:
+        """Bytes the model holds; see :func:`memory_breakdown` for the keys (each ``*_bytes`` has a ``*_mb``).
 
-    def measure_latency(self, model: Module, x, warmup: int = 3, repeats: int = 10) -> float:
-        """Median wall time in seconds of ``model(x)`` under ``no_grad`` over ``repeats`` runs."""
-        if not isinstance(repeats, (int, np.integer)) or repeats < 1:
-            raise ValueError(f"measure_latency: repeats must be a positive int, got {repeats!r}")
+        With ``input_shape`` (TinyTorch's signature) one forward pass on zeros (as in ``count_flops``)
+        also measures ``activation_bytes``: the input plus every array a module call returned — the
+        most a forward keeps alive for backward — and ``peak_bytes`` = total + activations, an upper bound
+        (every output alive at once, as when backward runs), not a measured high-water mark.
+        """
+        figures = memory_breakdown(model)
+        if input_shape is None:
+            return figures
+        activations = self._activation_bytes(model, input_shape, dtype)
+        figures.update(activation_bytes=activations, peak_bytes=figures["total_bytes"] + activations)
+        return _with_mb(figures)
+
+    def _activation_bytes(self, model: Module, input_shape: tuple, dtype) -> int:
+        dtype = _default_input_dtype(model) if dtype is None else dtype
+        x = Tensor(np.zeros(tuple(input_shape), dtype=dtype))
+        sizes: list[int] = [x.nbytes]
+        leaves = [m for m in model.modules() if not any(True for _ in m.children())]
+        record = lambda layer, original: _recording_output(original, sizes)  # noqa: E731
+        with wrapped_forwards(leaves, record), no_grad():
+            model(x)
+        return int(sum(sizes))
+
+    def measure_latency(
+        self, model: Module, x, warmup: int = 3, repeats: int | None = None, *, iterations: int | None = None
+    ) -> float:
+        """Median wall time in SECONDS of ``model(x)`` under ``no_grad`` over ``repeats`` runs (default 10).
+
+        ``iterations`` is TinyTorch's name for ``repeats`` (give one or the other). Note the unit:
+        TinyTorch's ``measure_latency`` returns milliseconds; multiply by 1000 for that.
+        """
+        if repeats is not None and iterations is not None:
+            raise ValueError(
+                f"measure_latency: got repeats={repeats!r} and iterations={iterations!r}; they are the same "
+                "setting (iterations is TinyTorch's name), give only one"
+            )
+        name, repeats = ("iterations", iterations) if iterations is not None else ("repeats", repeats)
+        repeats = 10 if repeats is None else repeats
+        if isinstance(repeats, bool) or not isinstance(repeats, (int, np.integer)) or repeats < 1:
+            raise ValueError(f"measure_latency: {name} must be a positive int, got {repeats!r}")
         if not isinstance(warmup, (int, np.integer)) or warmup < 0:
             raise ValueError(f"measure_latency: warmup must be an int >= 0, got {warmup!r}")
         x = x if isinstance(x, Tensor) else Tensor(x)
@@ -208,6 +253,15 @@ def _recording_forward(layer, forward, records: list[int]):
     def recorded(*args, **kwargs):
         out = forward(*args, **kwargs)
         records.append(_layer_flops(layer, out.shape))
+        return out
+
+    return recorded
+
+
+def _recording_output(forward, sizes: list[int]):
+    def recorded(*args, **kwargs):
+        out = forward(*args, **kwargs)
+        sizes.append(int(out.nbytes) if isinstance(out, (Tensor, np.ndarray)) else 0)
         return out
 
     return recorded
