@@ -57,7 +57,8 @@ def clip_grad_norm(params: Iterable[Tensor], max_norm: float, error_if_nonfinite
         raise ValueError(f"clip_grad_norm: max_norm must be > 0, got {max_norm!r}")
     if isinstance(params, Tensor):
         params = [params]
-    grads = [p.grad for p in params if p.grad is not None]
+    # A Tensor-valued .grad (the learner's idiom, accepted by the optimizers too) is clipped in its array.
+    grads = [p.grad.data if isinstance(p.grad, Tensor) else p.grad for p in params if p.grad is not None]
     if not grads:
         return 0.0
     # float64 accumulation: a float32 sum of squares loses digits over millions of elements.
