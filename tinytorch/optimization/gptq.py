@@ -146,6 +146,10 @@ class _Moments:
 
 
 # ----------------------------------------------------------------------------- the model, layer by layer
+class _Done(Exception):
+    """Raised by the layer being measured once it has seen its input: the rest of the forward is not needed."""
+
+
 def _run(model: Module, batches: list[Tensor], wrapped: list[Module], wrap: Callable) -> None:
     modes = [(m, m.training) for m in model.modules()]
     try:
@@ -153,25 +157,29 @@ def _run(model: Module, batches: list[Tensor], wrapped: list[Module], wrap: Call
             model.eval()
             with grad_mode(False):
                 for x in batches:
-                    model(x)
+                    try:
+                        model(x)
+                    except _Done:
+                        pass
     finally:
         for module, mode in modes:
             module.training = mode
 
 
-def call_order(model: Module, layers: list[Module], batches: list[Tensor]) -> list[Module]:
-    """``layers`` in the order the model first calls them on ``batches`` (never-called ones left out)."""
-    order: dict[int, Module] = {}
+def call_counts(model: Module, layers: list[Module], batches: list[Tensor]) -> dict[int, tuple[Module, int]]:
+    """{id: (layer, calls)} of ``layers`` in the order the model first calls them on ``batches``
+    (never-called layers left out)."""
+    counts: dict[int, tuple[Module, int]] = {}
 
     def wrap(layer, forward):
         def recorded(*args, **kwargs):
-            order.setdefault(id(layer), layer)
+            counts[id(layer)] = (layer, counts.get(id(layer), (layer, 0))[1] + 1)
             return forward(*args, **kwargs)
 
         return recorded
 
     _run(model, batches, layers, wrap)
-    return list(order.values())
+    return counts
 
 
 def quantize_in_order(
@@ -189,15 +197,19 @@ def quantize_in_order(
     """
     batches = list(calibration_inputs(data))  # several passes: a one-shot iterator must be read once
     done: dict[int, Module] = {}
-    for layer in call_order(model, layers, batches):
+    for layer, calls in call_counts(model, layers, batches).values():
+        # Called once a forward: stop each pass right after it (what follows does not change its input).
+        once = calls == len(batches)
         size = int(np.prod(layer.weight.shape[1:]))
         moments = _Moments(size)
 
-        def wrap(module, forward, current=layer, moments=moments):
+        def wrap(module, forward, current=layer, moments=moments, once=once):
             def routed(x, *args, **kwargs):
                 if module is current:
                     seen = input_fake_quant(module, x if isinstance(x, Tensor) else Tensor(x))
                     moments.add(layer_rows(module, seen.data))
+                    if once:
+                        raise _Done
                     return forward(x, *args, **kwargs)
                 return done[id(module)](x, *args, **kwargs)
 
