@@ -6,7 +6,8 @@ Public API (see ``contract.md``):
 - ``QuantizedLinear`` / ``QuantizedConv2D``: int8 layers (``quantized_layers.py``), forward through
   BLAS block by block (``int8_matmul.py``);
 - ``quantize_model``: swaps every ``Linear`` and ``Conv2D`` of a model, anywhere in its tree, with
-  optional static activation calibration (``calibration.py``);
+  optional static activation calibration (``calibration.py``) and optional data-aware GPTQ rounding
+  (``rounding="gptq"``, ``gptq.py``);
 - ``dequantize_model``: always refuses, explaining why — the float weights are gone;
 - ``compare_model_sizes``: real bytes before and after.
 
