@@ -10,8 +10,10 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import platform
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -21,13 +23,36 @@ SUITES = ("foundation", "spatial", "generation", "quantization", "suite_times")
 
 
 def _format_table(rows: list[dict]) -> str:
-    header = ("suite", "figure", "value", "unit", "target", "ok")
+    """The rows as text columns; ``ideal`` (the scheme's own bound, when a row has one) beside the value."""
+    header = ("suite", "figure", "value", "ideal", "unit", "target", "ok")
     cells = [
-        (r["suite"], r["figure"], f"{r['value']:.4g}", r["unit"], r["target"], "yes" if r["ok"] else "NO") for r in rows
+        (
+            r["suite"],
+            r["figure"],
+            f"{r['value']:.4g}",
+            f"{r['ideal']:.4g}" if "ideal" in r else "",
+            r["unit"],
+            r["target"],
+            "yes" if r["ok"] else "NO",
+        )
+        for r in rows
     ]
     widths = [max(len(str(c[i])) for c in [header, *cells]) for i in range(len(header))]
-    line = lambda c: "  ".join(str(v).ljust(w) for v, w in zip(c, widths))  # noqa: E731
+    line = lambda c: "  ".join(str(v).ljust(w) for v, w in zip(c, widths)).rstrip()  # noqa: E731
     return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, cells)])
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to a temporary file beside ``path``, then rename it over: never a half file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -50,9 +75,8 @@ def main(argv: list[str] | None = None) -> int:
 
     print(_format_table(rows))
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     meta = {"python": platform.python_version(), "numpy": np.__version__, "machine": platform.machine()}
-    out.write_text(json.dumps({"environment": meta, "rows": rows}, indent=2) + "\n")
+    write_atomically(out, json.dumps({"environment": meta, "rows": rows}, indent=2) + "\n")
     failed = [r for r in rows if not r["ok"]]
     print(f"bench: {len(rows) - len(failed)} on target, {len(failed)} missed -> {out}")
     return 1 if failed else 0

@@ -6,7 +6,8 @@ Public API (see ``contract.md``):
 - ``QuantizedLinear`` / ``QuantizedConv2D``: int8 layers (``quantized_layers.py``), forward through
   BLAS block by block (``int8_matmul.py``);
 - ``quantize_model``: swaps every ``Linear`` and ``Conv2D`` of a model, anywhere in its tree, with
-  optional static activation calibration (``calibration.py``);
+  optional static activation calibration (``calibration.py``) and optional data-aware GPTQ rounding
+  (``rounding="gptq"``, ``gptq.py``);
 - ``dequantize_model``: always refuses, explaining why — the float weights are gone;
 - ``compare_model_sizes``: real bytes before and after.
 
@@ -79,10 +80,12 @@ class QuantizationReport:
     skipped: dict[str, str] = field(default_factory=dict)  # place -> why it stayed float
     calibrated: list[str] = field(default_factory=list)  # places whose inputs are fake-quantized
     per_channel: bool = True
+    rounding: str = "nearest"  # how the codes were chosen: "nearest" or "gptq" (data-aware)
 
     def __str__(self) -> str:
         mode = "per channel" if self.per_channel else "per tensor"
-        lines = [f"quantized {len(self.quantized)} layer(s) to int8 ({mode})"]
+        how = ", GPTQ rounding" if self.rounding == "gptq" else ""
+        lines = [f"quantized {len(self.quantized)} layer(s) to int8 ({mode}){how}"]
         lines += [f"  kept float: {name} ({why})" for name, why in self.skipped.items()]
         if self.calibrated:
             lines.append(f"  static int8 activations: {len(self.calibrated)} layer(s)")
@@ -194,7 +197,15 @@ def _plan(model: Module, report: QuantizationReport) -> dict[int, tuple[list[str
 
 
 # ----------------------------------------------------------------------------- public API
-def quantize_model(model: Module, calibration_data=None, *, inplace: bool = True, per_channel: bool = True):
+def quantize_model(
+    model: Module,
+    calibration_data=None,
+    *,
+    inplace: bool = True,
+    per_channel: bool = True,
+    rounding: str = "nearest",
+    quantize_activations: bool | None = None,
+):
     """Replace every ``Linear`` and ``Conv2D`` in ``model`` by its int8 version; returns the model.
 
     - ``inplace=True`` (default) changes ``model`` itself and warns (``QuantizationWarning``): the
@@ -206,6 +217,11 @@ def quantize_model(model: Module, calibration_data=None, *, inplace: bool = True
       is the input) or a ``DataLoader``. The float model is run on it and each quantized layer then
       fake-quantizes its input activations to int8 over the recorded range (see ``calibration.py``).
       Empty → ``ValueError``.
+    - ``rounding``: ``"nearest"`` (default) rounds every weight to its nearest code; ``"gptq"`` chooses
+      the codes from ``calibration_data`` (required) so each layer's output stays close, layer by layer
+      in forward order (``gptq.py``). Same int8 codes and per-channel scales either way.
+    - ``quantize_activations``: whether ``calibration_data`` also fixes static int8 input ranges.
+      Default (``None``): yes when data is given. ``False``: the data only drives the rounding.
 
     Raises ``QuantizationError`` (a ``ValueError``) for an already-quantized model, a model with no
     ``Linear``/``Conv2D`` to quantize, weights holding NaN/inf, an empty weight and a calibration batch
@@ -219,8 +235,9 @@ def quantize_model(model: Module, calibration_data=None, *, inplace: bool = True
     per_channel = require_bool(per_channel, "per_channel", "quantize_model")
     if isinstance(model, QUANTIZED_TYPES):
         raise QuantizationError(f"the model is already a {type(model).__name__}; there is nothing left to quantize")
+    options = _rounding_options(calibration_data, rounding, quantize_activations)
     if _float_layer_kind(model) is not None:
-        return _quantize_bare_layer(model, calibration_data, inplace=inplace, per_channel=per_channel)
+        return _quantize_bare_layer(model, calibration_data, inplace=inplace, per_channel=per_channel, **options)
 
     report = QuantizationReport(per_channel=per_channel)
     plan = _plan(model, report)  # only reads the model
@@ -238,8 +255,10 @@ def quantize_model(model: Module, calibration_data=None, *, inplace: bool = True
         target = _float_twin(model, plan)
         report = QuantizationReport(per_channel=per_channel)
         plan = _plan(target, report)
-    ranges = _calibrate(target, plan, calibration_data)
+    ranges = _calibrate(target, plan, calibration_data) if options["quantize_activations"] else {}
     replacements = _build(plan, ranges, report, per_channel)  # everything built before anything changes
+    if options["rounding"] == "gptq":
+        _gptq_round(target, plan, replacements, calibration_data, report)
     for places, new in replacements:
         for name in places:
             target.set_submodule(name, new)
@@ -290,7 +309,7 @@ def _build(plan: dict, ranges: dict, report: QuantizationReport, per_channel: bo
     return built
 
 
-def _quantize_bare_layer(layer: Module, calibration_data, *, inplace: bool, per_channel: bool):
+def _quantize_bare_layer(layer: Module, calibration_data, *, inplace: bool, per_channel: bool, **options):
     kind = _float_layer_kind(layer)
     if inplace:
         raise QuantizationError(
@@ -303,11 +322,67 @@ def _quantize_bare_layer(layer: Module, calibration_data, *, inplace: bool, per_
     report = QuantizationReport(per_channel=per_channel)
     check_layer_weights("<root>", layer)
     plan = {id(layer): (["<root>"], layer, kind)}
-    ranges = _calibrate(Sequential(layer), plan, calibration_data)  # observing leaves the layer unchanged
-    (_, new), *_ = _build(plan, ranges, report, per_channel)  # builds from the layer without changing it
+    wrapper = Sequential(layer)  # observing leaves the layer unchanged
+    ranges = _calibrate(wrapper, plan, calibration_data) if options["quantize_activations"] else {}
+    built = _build(plan, ranges, report, per_channel)  # builds from the layer without changing it
+    if options["rounding"] == "gptq":
+        _gptq_round(wrapper, plan, built, calibration_data, report)
+    (_, new), *_ = built
     report.quantized.append("<root>")
     new.quantization_report = report
     return new
+
+
+# ----------------------------------------------------------------------------- rounding (issue 11)
+ROUNDINGS = ("nearest", "gptq")
+
+
+def _rounding_options(calibration_data, rounding, quantize_activations) -> dict:
+    """Checked ``rounding`` / ``quantize_activations`` (``None`` → True exactly when data is given)."""
+    if not isinstance(rounding, str) or rounding not in ROUNDINGS:
+        raise ValueError(f"quantize_model: rounding must be one of {ROUNDINGS}, got {rounding!r}")
+    if quantize_activations is not None and not isinstance(quantize_activations, bool):
+        raise ValueError(
+            f"quantize_model: quantize_activations must be True, False or None (True when calibration_data "
+            f"is given), got {quantize_activations!r}"
+        )
+    if calibration_data is None:
+        if rounding == "gptq":
+            raise ValueError(
+                "quantize_model: rounding='gptq' needs calibration_data (a list of input batches or a "
+                "DataLoader) to choose the codes from; give it, or use rounding='nearest'"
+            )
+        if quantize_activations:
+            raise ValueError(
+                "quantize_model: quantize_activations=True needs calibration_data to fix the input ranges "
+                "from; give it, or leave quantize_activations=None for weight-only quantization"
+            )
+    if quantize_activations is None:
+        quantize_activations = calibration_data is not None
+    return {"rounding": rounding, "quantize_activations": quantize_activations}
+
+
+def _gptq_round(model: Module, plan: dict, replacements: list, calibration_data, report: QuantizationReport) -> None:
+    """Give the built int8 layers GPTQ codes, layer by layer in forward order (see ``gptq.py``).
+
+    ``replacements`` (in ``plan`` order) hold round-to-nearest layers with their static input ranges,
+    if any; each one's codes are re-chosen from its float layer's weight on the inputs it really
+    receives. The model itself is not changed.
+    """
+    from tinytorch.optimization.gptq import quantize_in_order  # only this path needs it
+
+    built = {id(layer): new for (_, layer, _), (_, new) in zip(plan.values(), replacements)}
+
+    def quantize(layer: Module, hessian) -> Module:
+        if hessian is not None:
+            built[id(layer)].round_with_hessian(layer.weight.data, hessian)
+        return built[id(layer)]
+
+    def seen_input(layer: Module, x: Tensor) -> Tensor:
+        return built[id(layer)].prepared_input(x)
+
+    quantize_in_order(model, [layer for _, layer, _ in plan.values()], calibration_data, quantize, seen_input)
+    report.rounding = "gptq"
 
 
 def _warn_inplace(model: Module, report: QuantizationReport) -> None:

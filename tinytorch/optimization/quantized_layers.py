@@ -113,6 +113,18 @@ class _Int8Layer(Module):
         self.bias = None if bias is None else Parameter(bias.data.copy(), dtype=bias.data.dtype)
         self.per_channel = bool(per_channel)
 
+    def round_with_hessian(self, weight: np.ndarray, hessian: np.ndarray) -> None:
+        """Replace the round-to-nearest codes by GPTQ's for float ``weight`` and inputs' ``H = XᵀX``.
+
+        The scales stay round-to-nearest's (one per output channel); see ``gptq.py``.
+        """
+        from tinytorch.optimization.gptq import gptq_codes  # only the GPTQ path needs it
+
+        out = weight.shape[0]
+        scales = _row_scales(self.weight_scale, out)
+        codes = gptq_codes(weight.reshape(out, -1), hessian, scales)
+        self.weight_codes = Tensor(codes.reshape(weight.shape), dtype=np.int8)
+
     @property
     def weight(self):
         raise AttributeError(
@@ -138,6 +150,10 @@ class _Int8Layer(Module):
     def dequantized_weight(self) -> Tensor:
         """A float32 copy of ``codes · scale`` (the whole matrix: for inspection, not for forward)."""
         return Tensor(self.weight_codes.data.astype(np.float32) * self.weight_scale.data, dtype=np.float32)
+
+    def prepared_input(self, x: Tensor) -> Tensor:
+        """What the layer multiplies: ``x`` itself, or fake-quantized over the static range if calibrated."""
+        return self._maybe_fake_quantize(x)
 
     def _maybe_fake_quantize(self, x: Tensor) -> Tensor:
         if self.input_scale is None:
