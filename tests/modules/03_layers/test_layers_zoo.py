@@ -165,6 +165,50 @@ def test_no_plain_float_layer_left_but_the_reported_ones(zoo_model):
     assert [n for n, _ in model.named_modules()] == [n for n, _ in fp32.named_modules()]
 
 
+_GEOMETRY = ("in_features", "out_features", "in_channels", "out_channels", "kernel_size", "stride", "padding")
+
+
+@pytest.mark.int8_only("compares what quantization kept of the fp32 build; an fp32 model was not quantized")
+@pytest.mark.zoo(variants=zoo.QUANTIZED_VARIANTS)
+def test_quantized_layers_keep_the_float_layers_geometry_and_float_tensors(zoo_model):
+    """A quantized layer has its float layer's sizes, kernel, stride and padding; the only trainable
+    tensors are the fp32 build's own (biases, embeddings, norms, kept-float layers), bit for bit, minus
+    the weights that became int8 codes; and no float copy of a quantized weight is kept."""
+    model, fp32 = zoo_model.model, _fp32_twin(zoo_model)
+    quantized = set(model.quantization_report.quantized)
+    for name in quantized:
+        q, f = model.get_submodule(name), fp32.get_submodule(name)
+        for attr in _GEOMETRY:
+            if hasattr(f, attr):
+                assert hasattr(q, attr), f"{name}: the quantized layer lost .{attr}"
+                got, want = getattr(q, attr), getattr(f, attr)
+                assert (tuple(got) if isinstance(got, (tuple, list)) else got) == (
+                    tuple(want) if isinstance(want, (tuple, list)) else want
+                ), f"{name}.{attr}: {got} != {want}"
+        weight_size = f.weight.data.size
+        codes = [t for _, t in q.named_tensors() if t.data.dtype == np.int8]
+        assert [c.shape for c in codes] == [f.weight.shape], f"{name}: int8 codes {[c.shape for c in codes]}"
+        big_floats = [n for n, t in q.named_tensors() if t.data.dtype.kind == "f" and t.data.size >= weight_size]
+        assert not big_floats, f"{name} keeps a float array the size of its weight: {big_floats}"
+    params, float_params = dict(model.named_parameters()), dict(fp32.named_parameters())
+    assert set(float_params) - set(params) == {f"{n}.weight" for n in quantized}
+    assert set(params) <= set(float_params), sorted(set(params) - set(float_params))
+    for name, p in params.items():
+        want = float_params[name].data
+        assert p.data.dtype == want.dtype and p.data.tobytes() == want.tobytes(), f"{name} changed when quantized"
+
+
+@pytest.mark.zoo(tags=["vector"])
+def test_vector_models_take_any_leading_shape(zoo_model):
+    """Linear layers act on the last axis: a (2, 3, features) batch gives the rows of a (6, features) one."""
+    model = zoo_model.model.eval()
+    x = zoo_model.input(6)
+    flat = model(x).data
+    stacked = model(Tensor(x.data.reshape(2, 3, -1))).data
+    assert stacked.shape == (2, 3) + flat.shape[1:]
+    np.testing.assert_allclose(stacked.reshape(flat.shape), flat, rtol=1e-6, atol=1e-7)
+
+
 def test_every_named_module_can_be_fetched_back(zoo_model):
     model = zoo_model.model
     names = [name for name, _ in model.named_modules()]

@@ -48,3 +48,17 @@ def test_checkpoint_round_trip_reproduces_outputs_and_dtypes(zoo_model, tmp_path
         assert any(a.dtype == np.int8 for a in restored.values())
     with no_grad():
         assert model(x).data.tobytes() == fresh.eval()(x).data.tobytes()
+
+
+@pytest.mark.int8_only("loads an fp32 checkpoint into a quantized model: no fp32 counterpart")
+@pytest.mark.zoo(variants=["int8"])
+def test_a_float_checkpoint_is_refused_by_a_quantized_model(zoo_model, tmp_path):
+    """A float checkpoint does not fit a quantized model (float weights where int8 codes live): a
+    clear error, and the quantized model is left exactly as it was."""
+    path = tmp_path / "float.npz"
+    save_checkpoint(zoo.build_case(zoo_model.entry, "fp32", seed=1).model, path)
+    model = zoo_model.model
+    before = {k: v.tobytes() for k, v in model.state_dict().items()}
+    with pytest.raises(ValueError, match="does not match"):
+        load_checkpoint(model, path)
+    assert {k: v.tobytes() for k, v in model.state_dict().items()} == before

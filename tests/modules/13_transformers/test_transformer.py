@@ -187,6 +187,15 @@ def test_zoo_gpt_wraps_a_gpt(zoo_model):
     assert_array_equal(out.data, gpt(x).data[:, -1, :])  # the wrapper returns last-position logits
 
 
+@pytest.mark.zoo(tags=["gpt"])
+def test_zoo_gpt_stays_causal(zoo_model):
+    """Changing the last token changes no logit before it, quantized or not."""
+    gpt, ids = zoo_model.model.gpt.eval(), zoo_model.input(batch=3).data
+    changed = ids.copy()
+    changed[:, -1] = (changed[:, -1] + 1) % zoo_model.entry.num_classes
+    assert_allclose(gpt(changed).data[:, :-1], gpt(ids).data[:, :-1], rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.zoo(tags=["tied"], variants=zoo.ALL_VARIANTS)
 def test_zoo_tied_weights_survive_quantization(zoo_model):
     """The zoo GPT ties ``lm_head.weight`` to ``token_embedding.weight``; every variant keeps the tie: one
