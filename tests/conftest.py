@@ -35,16 +35,22 @@ def data_dir() -> Path:
 
 
 def pytest_generate_tests(metafunc):
-    """Parametrize ``zoo_model`` over the zoo entries of the current stage × (fp32, int8).
+    """Parametrize ``zoo_model`` over the zoo entries of the current stage × variants (default fp32, int8).
 
-    ``@pytest.mark.zoo(names=[...], tags=[...], variants=[...])`` narrows the set.
+    ``@pytest.mark.zoo(names=[...], tags=[...], variants=[...])`` narrows the set; ``variants`` may
+    name any of ``zoo.ALL_VARIANTS`` (e.g. ``variants=zoo.ALL_VARIANTS`` adds int8static, int8tensor).
     """
     if "zoo_model" not in metafunc.fixturenames:
         return
     marker = metafunc.definition.get_closest_marker("zoo")
     opts = marker.kwargs if marker else {}
     names, tags = opts.get("names"), opts.get("tags")
-    variants = opts.get("variants", zoo.VARIANTS)
+    variants = tuple(opts.get("variants", zoo.VARIANTS))
+    unknown = [v for v in variants if v not in zoo.ALL_VARIANTS]
+    if unknown:
+        raise pytest.UsageError(
+            f"{metafunc.definition.nodeid}: unknown zoo variant(s) {unknown}; choose from {zoo.ALL_VARIANTS}"
+        )
     entries = [
         e
         for e in zoo.entries_for_stage()
@@ -54,6 +60,15 @@ def pytest_generate_tests(metafunc):
     if not params:  # an empty parametrization must be visible, not a silent skip
         params = [pytest.param((None, None), id="no-zoo-model-at-this-stage")]
     metafunc.parametrize("zoo_model", params, indirect=True)
+
+
+def pytest_collection_modifyitems(items):
+    """``@pytest.mark.int8_only("why")`` must say why the test has no fp32 twin: the regression
+    records classify its failures as "broken by quantization" on that word."""
+    for item in items:
+        marker = item.get_closest_marker("int8_only")
+        if marker is not None and not (marker.args and isinstance(marker.args[0], str) and marker.args[0].strip()):
+            raise pytest.UsageError(f'{item.nodeid}: @pytest.mark.int8_only needs a reason, e.g. int8_only("why")')
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import zoo
 from numpy.testing import assert_allclose, assert_array_equal
 
 from tinytorch.core.attention import causal_mask
@@ -184,6 +185,40 @@ def test_zoo_gpt_wraps_a_gpt(zoo_model):
     out = zoo_model.model(x)
     assert out.shape == (3, zoo_model.entry.num_classes)
     assert_array_equal(out.data, gpt(x).data[:, -1, :])  # the wrapper returns last-position logits
+
+
+@pytest.mark.zoo(tags=["gpt"])
+def test_zoo_gpt_stays_causal(zoo_model):
+    """Changing the last token changes no logit before it, quantized or not."""
+    gpt, ids = zoo_model.model.gpt.eval(), zoo_model.input(batch=3).data
+    changed = ids.copy()
+    changed[:, -1] = (changed[:, -1] + 1) % zoo_model.entry.num_classes
+    assert_allclose(gpt(changed).data[:, :-1], gpt(ids).data[:, :-1], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.zoo(tags=["tied"], variants=zoo.ALL_VARIANTS)
+def test_zoo_tied_weights_survive_quantization(zoo_model):
+    """The zoo GPT ties ``lm_head.weight`` to ``token_embedding.weight``; every variant keeps the tie: one
+    Parameter (counted once, saved once), one gradient that sums both uses, one update that moves both."""
+    gpt = zoo_model.model.gpt
+    assert gpt.lm_head.weight is gpt.token_embedding.weight, f"{zoo_model.id}: the weight tie was broken"
+    assert isinstance(gpt.lm_head.weight, Parameter)
+    tied = [n for n, t in zoo_model.model.named_tensors() if t is gpt.token_embedding.weight]
+    assert tied == ["gpt.token_embedding.weight"], tied  # once, under the embedding's name
+    assert not [k for k in zoo_model.model.state_dict() if k.startswith("gpt.lm_head.weight")]
+    x, y = zoo_model.input(batch=2), zoo_model.target(batch=2)
+    logits = zoo_model.model(x)
+    shifted = logits - logits.data.max(axis=-1, keepdims=True)
+    loss = -(shifted - shifted.exp().sum(axis=-1, keepdims=True).log())[np.arange(2), y].mean()
+    loss.backward()
+    grad = gpt.token_embedding.weight.grad
+    assert grad is not None and gpt.lm_head.weight.grad is grad
+    rows_used = np.unique(x.data)
+    unused = np.setdiff1d(np.arange(grad.shape[0]), rows_used)
+    assert np.any(grad[unused] != 0), "the lm_head use adds gradient to rows no input token looked up"
+    before = gpt(x).data[:, -1].copy()
+    gpt.token_embedding.weight.data[y] += 1.0  # one array: the head's logits for those tokens move too
+    assert not np.array_equal(gpt(x).data[:, -1], before)
 
 
 @pytest.mark.zoo(tags=["sequence"], variants=["fp32"])
