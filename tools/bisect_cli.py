@@ -16,6 +16,7 @@ from pathlib import Path
 
 from tinytorch.registry import LAST_STAGE  # import-free: loads no tinytorch module
 from tools import bisect_env, bisect_git, cells, interpreters, matrix
+from tools.atomic import write_json
 from tools.bisect_git import GitError, Interrupted
 from tools.bisect_judge import estimate
 
@@ -333,16 +334,6 @@ def _classify_records(out: Path, cell: str) -> dict[str, str]:
     return {f["test_id"]: f["classification"] for f in built["failures"]}
 
 
-def write_json_atomic(path: Path, data: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 # ------------------------------------------------------------------------------------------ main
 def bisect(args: argparse.Namespace) -> int:
     started = time.perf_counter()
@@ -378,7 +369,7 @@ def bisect(args: argparse.Namespace) -> int:
             raise RuntimeError(str(error)) from None
         # inside: classifying reads the steps' records, which go with the temporary folder
         result = summarize(args, repo, plan, env, good, bad, commits, found, search.steps(), started)
-    write_json_atomic(out_path, result)
+    write_json(out_path, result)
     print_result(result, out_path)
     return 0 if result["result"] == "found" else 1
 

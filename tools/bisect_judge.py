@@ -152,6 +152,7 @@ def read_jsonl(path: Path) -> list[dict]:
 
 
 def write_json(path: Path, data: dict) -> None:
+    # Its own copy, not tools.atomic's: this file runs standalone, copied out of the checkout (see above).
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:

@@ -54,6 +54,7 @@ from regression.common import (  # noqa: E402
     read_jsonl,
     safe_name,
     spec,
+    unwritable_folder,
     violation_text,
     write_json,
     write_jsonl,
@@ -505,14 +506,9 @@ def write_skipped(out: Path, cell: str, reason: str) -> int:
 def check_cell_and_out(args: argparse.Namespace) -> None:
     if not args.cell.strip():
         raise UsageError("--cell '': give the cell a name, e.g. --cell py3.12-np2.5")
-    out = args.out.resolve()
-    for parent in [out, *out.parents]:
-        if parent.exists():
-            if not parent.is_dir():
-                raise UsageError(f"--out {args.out}: {parent} is a file, not a folder; pass a folder")
-            if not os.access(parent, os.W_OK | os.X_OK):
-                raise UsageError(f"--out {args.out}: {parent} is not writable; pass a folder you can write to")
-            break
+    problem = unwritable_folder(args.out.resolve(), "--out")
+    if problem:
+        raise UsageError(problem)
 
 
 def chosen_stages(args: argparse.Namespace) -> list[int]:

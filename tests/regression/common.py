@@ -208,6 +208,18 @@ def git_head(root: Path) -> str | None:
     return (done.stdout.strip() or None) if done.returncode == 0 else None
 
 
+def unwritable_folder(path: Path, flag: str) -> str | None:
+    """Why ``path`` cannot be (or become) a folder this process writes into, for the CLI's ``flag``; None if it can."""
+    for parent in [path, *path.parents]:
+        if parent.exists():
+            if not parent.is_dir():
+                return f"{flag} {path}: {parent} is a file, not a folder; pass a folder"
+            if not os.access(parent, os.W_OK | os.X_OK):
+                return f"{flag} {path}: {parent} is not writable; pass a folder you can write to"
+            return None
+    return None
+
+
 def first_line(text: str, limit: int = 240) -> str:
     line = next((s.strip() for s in str(text).splitlines() if s.strip()), "")
     return line if len(line) <= limit else line[: limit - 1] + "…"

@@ -25,7 +25,7 @@ import argparse  # noqa: E402
 import os  # noqa: E402
 
 from regression.analysis import build_report  # noqa: E402
-from regression.common import git_head, write_json, write_text_atomic  # noqa: E402
+from regression.common import git_head, unwritable_folder, write_json, write_text_atomic  # noqa: E402
 from regression.loading import ReportInputError, load_cells, read_json_file  # noqa: E402
 from regression.render import render_html, render_markdown, render_text  # noqa: E402
 
@@ -59,13 +59,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def check_out(out: Path) -> None:
     """``--out`` must be (or become) a writable folder — checked before anything is read or written."""
-    for parent in [out, *out.parents]:
-        if parent.exists():
-            if not parent.is_dir():
-                raise UsageError(f"--out {out}: {parent} is a file, not a folder; pass a folder")
-            if not os.access(parent, os.W_OK | os.X_OK):
-                raise UsageError(f"--out {out}: {parent} is not writable; pass a folder you can write to")
-            return
+    problem = unwritable_folder(out, "--out")
+    if problem:
+        raise UsageError(problem)
 
 
 def load_baseline(path: Path) -> dict:
