@@ -430,7 +430,9 @@ def _pair(outcome: Outcome, key: str, show) -> str:
         return f"{show(expected)} / -"
     got = outcome.got.get(key)
     mark = _MARK[outcome.matches.get(key, True)] if outcome.expected else " "
-    return f"{show(expected)} /{mark}{show(got) if got is not None else '-'}"
+    if got is None:  # a green run has no red stage and points at nothing
+        return f"{show(expected)} /{mark}{'green' if key == 'stage' else '-'}"
+    return f"{show(expected)} /{mark}{show(got)}"
 
 
 def table_rows(outcomes: Sequence[Outcome]) -> list[tuple[str, ...]]:
