@@ -22,8 +22,8 @@ still green at the expected stage is a miss "not red by stage K" — whatever a 
 first red stage would not be the expected one. *Pinpointed* = stage, module and classification all match.
 
 Before the mutants an unmutated copy runs as a control, up to the highest expected stage: if it is red,
-every verdict would be meaningless. Mutants run one after another: the chain already runs two stages at a
-time (``--jobs 2``), which keeps both cores of the target machine busy.
+every verdict would be meaningless. Mutants run one after another, cheapest (lowest expected stage) first:
+the chain already runs two stages at a time (``--jobs 2``), which keeps both cores of the target machine busy.
 
 Exit status: 0 iff every mutant selected was pinpointed (and the control is green); 1 otherwise (a miss, a
 stale edit, a red control, a chain that could not run); 2 for bad arguments. Writes ``<out>/mutants.json``
@@ -622,8 +622,10 @@ def main(argv: list[str] | None = None, runner: Runner = run_chain, mutants: Seq
                 write_json(out / "mutants.json", [], control, selected, time.monotonic() - start)
                 print(f"mutants: the control run is not green ({control.why}); fix that first, no mutant was run")
                 return 1
-        outcomes = []
-        for index, mutant in enumerate(selected, 1):
+        done: dict[str, Outcome] = {}
+        # Cheapest first (a mutant runs stages 1..expected): the quick verdicts arrive while the full chains
+        # still run. The table keeps the catalogue's (or the command line's) order.
+        for index, mutant in enumerate(sorted(selected, key=lambda m: m.expected_stage), 1):
             expect = (
                 f"stage {mutant.expected_stage:02d}, module {module_label(mutant.expected_module)}, "
                 f"{mutant.expected_classification}"
@@ -635,10 +637,11 @@ def main(argv: list[str] | None = None, runner: Runner = run_chain, mutants: Seq
             outcome = run_one(
                 base, work, mutant, runner, out / "mutants" / mutant.name, upto=mutant.expected_stage, **kw
             )
-            outcomes.append(outcome)
+            done[mutant.name] = outcome
             _progress(
                 f"{index}/{len(selected)} {mutant.name}: {outcome.verdict} in {outcome.chain_seconds} s: {outcome.why}"
             )
+        outcomes = [done[m.name] for m in selected]
         seconds = time.monotonic() - start
         write_json(out / "mutants.json", outcomes, control, selected, seconds)
         print(format_table(outcomes))

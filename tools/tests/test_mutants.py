@@ -324,18 +324,21 @@ def test_main_runs_the_control_then_each_mutant_up_to_its_stage_and_writes_the_j
     out = tmp_path / "out"
     argv = ["--root", str(repo), "--out", str(out), "--jobs", "1"]
     assert mt.main(argv, runner=_fake_chain(calls, verdicts), mutants=CATALOGUE) == 1
-    assert [(cell, upto) for cell, upto, _ in calls] == [
+    assert [(cell, upto) for cell, upto, _ in calls] == [  # cheapest first: stages 1..expected only
         ("mutant-control", 9),
         ("mutant-early", 3),
-        ("mutant-late", 9),
         ("mutant-wrongly", 5),
+        ("mutant-late", 9),
     ]
     texts = [text for *_, text in calls]
-    assert texts == ["x = 1\ny = 1\n", "x = 2\ny = 1\n", "x = 1\ny = 2\n", "x = 1\ny = 1\n"]  # each copy, one edit
+    assert texts == ["x = 1\ny = 1\n", "x = 2\ny = 1\n", "x = 1\ny = 1\n", "x = 1\ny = 2\n"]  # each copy, one edit
     assert (repo / "pkg/a.py").read_text(encoding="utf-8") == "x = 1\ny = 1\n"  # the real tree is never edited
     captured = capsys.readouterr()
     assert captured.out.splitlines()[-1] == "mutants: 2/3 pinpointed"
-    assert "[mutants] 2/3 late: expects stage 09, module 03 layers" in captured.err
+    assert "[mutants] 3/3 late: expects stage 09, module 03 layers" in captured.err
+    table = captured.out.splitlines()
+    rows = [line.split()[0] for line in table if line.split() and line.split()[0] in ("early", "late", "wrongly")]
+    assert rows == ["early", "late", "wrongly"]  # the table keeps the catalogue's order
     data = json.loads((out / "mutants.json").read_text(encoding="utf-8"))
     assert [m["verdict"] for m in data["mutants"]] == [mt.OK, mt.OK, mt.MISS]
     assert data["mutants"][2]["expected"]["classification"] == REGARDLESS
