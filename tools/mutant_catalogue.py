@@ -277,12 +277,13 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     # ------------------------------------------------------------------------------------------ model walk
     _m(
-        "walk_skips_conv",
+        "walk_misses_conv2d",
         "walk",
-        "quantize_model's layer test inverts the Conv2D check: convolutions stay float (unreported) in "
-        "every int8 cnn; module 03's 'no plain Linear/Conv2D left unless reported' check at 09 sees it",
+        "the Conv2D lookup names a module path that no longer exists (tinytorch.spatial): quantize_model finds "
+        "no Conv2D, so every cnn keeps its convolutions float, unreported; module 03's 'no plain Linear/Conv2D "
+        "left unless reported' check on the stage-09 cnn sees it",
         expect(9, 3, BY_QUANTIZATION),
-        (QUANT, "if conv is not None and isinstance(module, conv):", "if conv is None and isinstance(module, conv):"),
+        (LAYERS, '_SPATIAL = "tinytorch.core.spatial"', '_SPATIAL = "tinytorch.spatial"'),
     ),
     _m(
         "walk_stops_at_depth_two",
