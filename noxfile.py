@@ -162,7 +162,8 @@ def bench(session: nox.Session) -> None:
 
 @nox.session(python=DEFAULT, default=False)
 def mutants(session: nox.Session) -> None:
-    """Proof that the chain pinpoints: broken quantization variants must go red at the expected module."""
+    """Proof that the chain pinpoints: each catalogued mutant (tools/mutant_catalogue.py) must go red at its
+    expected stage, pointing at its expected module with its expected classification (-- NAME ... for a subset)."""
     session.install(*matrix.TEST_DEPS)
     session.install("-e", ".")
     session.run("python", "-m", "tools.mutants", *session.posargs)

@@ -1,31 +1,34 @@
-"""The proof that the regression chain pinpoints: deliberately broken quantization modules, one at a time.
+"""The engine that proves the regression chain pinpoints: run each catalogued mutant, judge three things.
 
-    python -m tools.mutants                 # every mutant (after an unmutated control run)
+    python -m tools.mutants                 # every mutant of tools/mutant_catalogue.py (after a control run)
     python -m tools.mutants NAME [NAME ...] # a subset
-    python -m tools.mutants --list          # names, expected module, audit bug, what each breaks
+    python -m tools.mutants --list          # names, area, expected stage / module / classification
         [--jobs 2] [--no-control] [--out reports] [--stage-timeout S] [--keep-temp] [-v]
 
-A *mutant* is a small, exact source substitution in ``tinytorch/optimization/`` standing for one bug of
-the seed audit's P0/P1 list (``/work/shared/seed-audit.md``, "Bug-Catching Priorities"), with the module
-whose tests must go red *first* in the 01 → 16 chain. For each mutant this tool
+The catalogue (``tools/mutant_catalogue.py``) is data: each mutant is an exact source edit plus the verdict
+the chain must give, stated before it runs. For each mutant this engine
 
 1. copies a snapshot of the checkout (every file git does not ignore: tracked *and* not yet committed,
-   so an uncommitted change to the quantization module is what gets tested; never ``.git``, ``.nox``,
-   ``reports``) into a temporary folder,
-2. applies the substitution, refusing loudly if its ``old`` text does not occur exactly once (the
-   quantization module changed: the mutant must be updated, never silently skipped),
-3. runs the whole chain there with this interpreter, ``--import-from checkout`` (and checks every stage
-   really imported the copy's tinytorch), then ``report.py`` on that one cell,
-4. reads ``regression.json``: the first red stage and ``points_at`` (module, test id, classification).
+   never ``.git``, ``.nox``, ``reports``) into a temporary folder — the real tree is never edited;
+2. applies the edits, refusing loudly unless each ``old`` text occurs exactly once (a stale mutant must be
+   updated, never silently skipped), and checks the copy now holds exactly the mutated text;
+3. runs the chain there with this interpreter, ``--upto <expected stage>`` and ``--import-from checkout``
+   (checking every stage imported the copy's tinytorch), then ``report.py`` on that one cell;
+4. reads ``regression.json``: ``cells[0]["first_red_stage"]`` and ``points_at["module"]`` /
+   ``points_at["classification"]``, and compares the three with the expectations.
 
-A mutant is *pinpointed* when the chain went red and the first red stage points at its expected module.
-The whole chain always runs (never ``--upto``): only a full run proves which stage is the *first* red one.
-Before the mutants an unmutated copy runs as a control: if it is red, every verdict would be meaningless.
+Only stages 1..expected run: a red stage *earlier* than expected is a miss (shown as such), and a chain
+still green at the expected stage is a miss "not red by stage K" — whatever a later stage would say, the
+first red stage would not be the expected one. *Pinpointed* = stage, module and classification all match.
 
-Exit status: 0 iff every mutant selected was pinpointed; 1 on a mismatch, a mutant the chain missed
-(stayed green), a stale substitution, a red control or a chain that could not run; 2 for bad arguments.
-Writes ``<out>/mutants.json`` and keeps each mutant's ``stages.json``, ``regression.{json,md}`` and logs in
-``<out>/mutants/<name>/``. The last line printed is ``mutants: N pinpointed, M missed``.
+Before the mutants an unmutated copy runs as a control, up to the highest expected stage: if it is red,
+every verdict would be meaningless. Mutants run one after another, cheapest (lowest expected stage) first:
+the chain already runs two stages at a time (``--jobs 2``), which keeps both cores of the target machine busy.
+
+Exit status: 0 iff every mutant selected was pinpointed (and the control is green); 1 otherwise (a miss, a
+stale edit, a red control, a chain that could not run); 2 for bad arguments. Writes ``<out>/mutants.json``
+(atomically) and keeps each mutant's ``stages.json``, ``regression.{json,md}`` and logs in
+``<out>/mutants/<name>/``. The last line printed is ``mutants: N/M pinpointed``.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import platform
 import shutil
 import subprocess
@@ -49,158 +53,20 @@ if str(REPO_ROOT) not in sys.path:  # `python tools/mutants.py` as well as `pyth
 
 from tinytorch.registry import LAST_STAGE  # noqa: E402
 from tinytorch.registry import label as module_label  # noqa: E402  (import-free: loads no tinytorch module)
+from tools.mutant_catalogue import AREAS, CLASSIFICATIONS, LAYERING, MUTANTS, Edit, Mutant  # noqa: E402
 
-SCHEMA = 1
+SCHEMA = 2  # 2: verdicts judge stage, module and classification; mutants run --upto their expected stage
 CHAIN = "tests/regression/chain.py"
 REPORT = "tests/regression/report.py"
 EXCLUDED_TOP = frozenset({".git", ".nox", "reports", ".venv", "htmlcov"})  # never part of a snapshot
 KEPT_ARTIFACTS = ("stages.json", "regression.json", "regression.md", "chain.log", "logs")
 
-OK, MISMATCH, MISSED, ERROR = "OK", "MISMATCH", "MISSED", "ERROR"
-
-QUANT = "tinytorch/optimization/quantization.py"
-LAYERS = "tinytorch/optimization/quantized_layers.py"
-INT8 = "tinytorch/optimization/int8.py"
-CALIBRATION = "tinytorch/optimization/calibration.py"
+OK, MISS, ERROR = "OK", "MISS", "ERROR"
+__all__ = ["AREAS", "CLASSIFICATIONS", "MUTANTS", "Edit", "Mutant", "main"]
 
 
 class StaleMutant(Exception):
     """A mutant's ``old`` text no longer occurs exactly once in its file."""
-
-
-# --------------------------------------------------------------------------------------------- the mutants
-@dataclass(frozen=True)
-class Edit:
-    """Replace ``old`` (which must occur exactly once in ``file``) by ``new``."""
-
-    file: str  # relative to the repository root
-    old: str
-    new: str
-
-
-@dataclass(frozen=True)
-class Mutant:
-    name: str
-    description: str  # one line: what is broken (and, where it matters, why the expected module catches it)
-    audit_bug: str  # the seed audit's P0/P1 bug it stands for
-    expected_module: int  # the module of the first red stage's first failure
-    edits: tuple[Edit, ...]
-
-    @property
-    def files(self) -> list[str]:
-        return sorted({e.file for e in self.edits})
-
-
-MUTANTS: tuple[Mutant, ...] = (
-    Mutant(
-        "copy_mutates_original",
-        "quantize_model(inplace=False) quantizes the caller's model instead of a deep copy; only module 16 "
-        "hands it a model it still needs (the zoo passes its own deepcopy)",
-        "P0 corrupts the model state",
-        16,
-        (Edit(QUANT, "target = model if inplace else copy.deepcopy(model)", "target = model"),),
-    ),
-    Mutant(
-        "bias_dropped",
-        "quantized layers drop the float layer's bias; zoo models carry seeded non-zero biases, so 03's "
-        "int8-vs-fp32 output check is the first to see it",
-        "P0 corrupts the model state",
-        3,
-        (
-            Edit(
-                LAYERS,
-                "self.bias = None if bias is None else Parameter(bias.data.copy(), dtype=bias.data.dtype)",
-                "self.bias = None",
-            ),
-        ),
-    ),
-    Mutant(
-        "scale_4bit",
-        "symmetric weight scale max|w|/7 instead of /127: 15 levels, a 4-bit-like grid (~10 % output error)",
-        "P0 output accuracy degraded > 5 %",
-        3,
-        (Edit(INT8, "step = np.maximum(-lo, hi) / _SYM_MAX", "step = np.maximum(-lo, hi) / 7"),),
-    ),
-    Mutant(
-        "codes_float32",
-        "weight codes stored as float32 (same values, 4 bytes each); outputs are unchanged, and 06 is the "
-        "first module to require int8 buffers (the optimizer test checks they exist and stay untouched)",
-        "P0 memory not actually reduced (codes float32)",
-        6,
-        (
-            Edit(
-                LAYERS,
-                "self.weight_codes = Tensor(codes, dtype=np.int8)",
-                "self.weight_codes = Tensor(codes.astype(np.float32), dtype=np.float32)",
-            ),
-        ),
-    ),
-    Mutant(
-        "inplace_silent",
-        "quantize_model(model) still replaces the float weights in place but no longer warns",
-        "P0 in-place modification without warning",
-        16,
-        (Edit(QUANT, "    if inplace:\n        _warn_inplace(model, report)\n", ""),),
-    ),
-    Mutant(
-        "no_input_grad",
-        "QuantizedLinear's backward returns no input gradient: nothing below a quantized layer trains",
-        "P1 incompatible with training (no gradient)",
-        5,
-        (Edit(LAYERS, "gx = matmul_codes(g2 * scales, codes, dtype).reshape(x_shape)", "gx = None"),),
-    ),
-    Mutant(
-        "profiler_blind_linear",
-        "QuantizedLinear keeps out_features under another name (a plausible refactor): forward still works, "
-        "but the profiler no longer sees a Linear-like layer and counts no FLOPs for it",
-        "P1 profiler breaks on quantized models",
-        14,
-        (
-            Edit(
-                LAYERS,
-                "self.in_features, self.out_features = int(linear.in_features), int(linear.out_features)",
-                "self.in_features, self.out_dim = int(linear.in_features), int(linear.out_features)",
-            ),
-            Edit(
-                LAYERS,
-                "return _row_scales(self.weight_scale, self.out_features)",
-                "return _row_scales(self.weight_scale, self.out_dim)",
-            ),
-            Edit(
-                LAYERS,
-                'f"QuantizedLinear({self.in_features}, {self.out_features})',
-                'f"QuantizedLinear({self.in_features}, {self.out_dim})',
-            ),
-            Edit(
-                LAYERS,
-                'return f"in_features={self.in_features}, out_features={self.out_features}, int8',
-                'return f"in_features={self.in_features}, out_dim={self.out_dim}, int8',
-            ),
-        ),
-    ),
-    Mutant(
-        "zero_weight_scale",
-        "an all-zero (or constant 0) weight row gets scale 0 (no guard, no float32 floor): 0/0 = NaN codes, "
-        "and dequantizing is refused; zoo weights are random, so only module 16's edge cases meet it",
-        "P1 edge case crashes silently (constant weights)",
-        16,
-        (
-            Edit(INT8, "step = np.where(step == 0.0, 1.0, step)", "step = step"),
-            Edit(
-                INT8,
-                "return np.maximum(np.where(low, up, v32), _F32_TINY).astype(np.float32)",
-                "return np.where(low, up, v32).astype(np.float32)",
-            ),
-        ),
-    ),
-    Mutant(
-        "empty_calibration_accepted",
-        "calibration_data=[] is silently accepted (weight-only quantization) instead of a ValueError",
-        "P1 edge case crashes silently (empty calibration)",
-        16,
-        (Edit(CALIBRATION, "    if count == 0:\n", "    if count < 0:\n"),),
-    ),
-)
 
 
 def by_name(names: Iterable[str], mutants: Sequence[Mutant] = MUTANTS) -> list[Mutant]:
@@ -210,6 +76,44 @@ def by_name(names: Iterable[str], mutants: Sequence[Mutant] = MUTANTS) -> list[M
     if unknown:
         raise KeyError(f"unknown mutant(s) {', '.join(unknown)}; valid: {', '.join(table)} (see --list)")
     return [table[n] for n in names]
+
+
+def catalogue_problems(mutants: Sequence[Mutant]) -> list[str]:
+    """What is wrong with a catalogue's data (empty = well formed): names, areas, expectations, edits."""
+    problems = []
+    names = [m.name for m in mutants]
+    problems += [f"mutant name {n!r} appears more than once" for n in sorted({n for n in names if names.count(n) > 1})]
+    for m in mutants:
+        if not m.name.isidentifier():
+            problems.append(f"mutant name {m.name!r} is not an identifier")
+        if m.area not in AREAS:
+            problems.append(f"mutant {m.name}: area {m.area!r} is not one of {sorted(AREAS)}")
+        for what, value in (("expected_stage", m.expected_stage), ("expected_module", m.expected_module)):
+            if not (isinstance(value, int) and 1 <= value <= LAST_STAGE):
+                problems.append(f"mutant {m.name}: {what} must be an int in 1..{LAST_STAGE}, got {value!r}")
+        # A test of module k runs from stage k on; only a layering break may name a later module (the patcher).
+        if (
+            isinstance(m.expected_module, int)
+            and isinstance(m.expected_stage, int)
+            and m.expected_classification != LAYERING
+        ):
+            if m.expected_module > m.expected_stage:
+                problems.append(
+                    f"mutant {m.name}: module {m.expected_module} cannot go red at stage {m.expected_stage} "
+                    "(stage k runs only the tests of modules 1..k)"
+                )
+        if m.expected_classification not in CLASSIFICATIONS:
+            problems.append(
+                f"mutant {m.name}: classification {m.expected_classification!r} is not one of {list(CLASSIFICATIONS)}"
+            )
+        if not m.description or "\n" in m.description:
+            problems.append(f"mutant {m.name}: the description must be one non-empty line")
+        if not m.edits:
+            problems.append(f"mutant {m.name}: no edit")
+        for edit in m.edits:
+            if not edit.old or edit.old == edit.new:
+                problems.append(f"mutant {m.name}: an edit of {edit.file} has an empty old text or changes nothing")
+    return problems
 
 
 # --------------------------------------------------------------------------------------------- substitution
@@ -250,9 +154,26 @@ def stale_problems(root: Path, mutants: Sequence[Mutant]) -> list[str]:
 
 
 def apply_mutant(root: Path, mutant: Mutant) -> None:
-    """Write ``mutant``'s edits into the copy at ``root`` (all checked before any file is written)."""
-    for rel, text in mutate_sources(root, mutant).items():
-        (root / rel).write_text(text, encoding="utf-8")
+    """Write ``mutant``'s edits into the copy at ``root`` (all checked before any file is written), then
+    read each file back: the copy must hold exactly the mutated text, or nothing about the mutant is tested."""
+    texts = mutate_sources(root, mutant)
+    for rel, text in texts.items():
+        _write_atomic(root / rel, text)
+    for rel, text in texts.items():
+        if (root / rel).read_text(encoding="utf-8") != text:
+            raise StaleMutant(f"mutant {mutant.name}: {rel} in the copy does not hold the mutated text after writing")
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file in the same folder (removed on failure)."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 # --------------------------------------------------------------------------------------------- snapshots
@@ -335,21 +256,22 @@ def _load(path: Path) -> dict | None:
         return None
 
 
-def run_chain(copy: Path, cell: str, *, jobs: int, stage_timeout: float, verbose: bool = False) -> ChainRun:
-    """The whole chain on the copy at ``copy`` (this interpreter, the copy's tinytorch), then its report."""
+def run_chain(copy: Path, cell: str, *, upto: int, jobs: int, stage_timeout: float, verbose: bool = False) -> ChainRun:
+    """Stages 1..``upto`` of the chain on the copy at ``copy`` (this interpreter, the copy's tinytorch),
+    then the report on that one cell."""
     cell_out = copy / "reports" / "cells" / cell
     report_out = copy / "reports" / cell
     report_out.mkdir(parents=True, exist_ok=True)
     python = sys.executable
     chain = [python, CHAIN, "--cell", cell, "--out", str(cell_out), "--import-from", "checkout"]
-    chain += ["--jobs", str(jobs), "--timeout", str(stage_timeout)]
+    chain += ["--upto", str(upto), "--jobs", str(jobs), "--timeout", str(stage_timeout)]
     report = [python, REPORT, "--cells", str(cell_out), "--out", str(report_out)]
     start = time.monotonic()
     chain_exit = report_exit = None
     error = None
     with open(report_out / "chain.log", "w", encoding="utf-8") as log:
         try:
-            chain_exit = _run_logged(chain, copy, log, verbose, stage_timeout * LAST_STAGE)
+            chain_exit = _run_logged(chain, copy, log, verbose, stage_timeout * upto)
             report_exit = _run_logged(report, copy, log, False, 300)
         except (OSError, subprocess.TimeoutExpired) as exc:
             error = f"{type(exc).__name__}: {exc}"
@@ -376,12 +298,13 @@ def _copy_any(src: Path, dest: Path) -> None:
 @dataclass
 class Outcome:
     name: str
-    audit_bug: str
-    expected_module: int | None  # None for the control (expected green)
-    verdict: str  # OK / MISMATCH / MISSED / ERROR
+    expected: dict | None  # {"stage", "module", "classification"}; None for the control (expected green)
+    verdict: str  # OK / MISS / ERROR
     why: str  # one line
-    pinpointed: dict | None = None  # module, module_label, stage, file, test_id, classification, reason
-    first_red_stage: int | None = None
+    got: dict = field(default_factory=dict)  # {"stage", "module", "classification"} as regression.json says
+    matches: dict = field(default_factory=dict)  # {"stage": bool, "module": bool, "classification": bool}
+    upto: int | None = None  # the chain ran stages 1..upto
+    pinpointed: dict | None = None  # points_at: module, module_label, stage, file, test_id, classification, reason
     failing_modules: dict = field(default_factory=dict)
     chain_seconds: float | None = None
     tinytorch_files: list = field(default_factory=list)
@@ -390,6 +313,14 @@ class Outcome:
     @property
     def ok(self) -> bool:
         return self.verdict == OK
+
+
+def expectations(mutant: Mutant) -> dict:
+    return {
+        "stage": mutant.expected_stage,
+        "module": mutant.expected_module,
+        "classification": mutant.expected_classification,
+    }
 
 
 def imported_tinytorch(stages: dict | None) -> list[str]:
@@ -406,15 +337,29 @@ def foreign_tinytorch(files: list[str], copy: Path) -> list[str]:
     return [f for f in files if base not in Path(f).resolve().parents]
 
 
-def judge(mutant: Mutant | None, run: ChainRun, copy: Path) -> Outcome:
+def read_verdict(regression: dict, cell: str) -> tuple[dict | None, dict | None]:
+    """(the cell's entry, {stage, module, classification}) from ``regression.json`` (None, None if absent)."""
+    cells = regression.get("cells") or []
+    entry = next((c for c in cells if c.get("cell") == cell), None)
+    if entry is None:
+        return None, None
+    at = entry.get("points_at") or {}
+    return entry, {
+        "stage": entry.get("first_red_stage"),
+        "module": at.get("module"),
+        "classification": at.get("classification"),
+    }
+
+
+def judge(mutant: Mutant | None, run: ChainRun, copy: Path, upto: int | None = None) -> Outcome:
     """Compare one run with what its mutant expects (``mutant=None``: the control, which must be green)."""
-    name = mutant.name if mutant else "control"
+    expected = expectations(mutant) if mutant else None
     outcome = Outcome(
-        name=name,
-        audit_bug=mutant.audit_bug if mutant else "none (unmutated copy)",
-        expected_module=mutant.expected_module if mutant else None,
+        name=mutant.name if mutant else "control",
+        expected=expected,
         verdict=ERROR,
         why="",
+        upto=upto if upto is not None else (mutant.expected_stage if mutant else None),
         chain_seconds=round(run.seconds, 1),
         artifacts=str(run.artifacts),
     )
@@ -430,96 +375,115 @@ def judge(mutant: Mutant | None, run: ChainRun, copy: Path) -> Outcome:
             "nothing about this mutant was tested"
         )
         return outcome
-    cells = run.regression.get("cells") or []
-    cell = next((c for c in cells if c.get("cell") == run.cell), None)
+    cell, got = read_verdict(run.regression, run.cell)
     if cell is None:
         outcome.why = f"regression.json holds no cell {run.cell!r}"
         return outcome
-    outcome.first_red_stage = cell.get("first_red_stage")
+    outcome.got = got
     outcome.failing_modules = dict(cell.get("failing_modules") or {})
     at = cell.get("points_at")
     if at:
-        outcome.pinpointed = {
-            key: at.get(key)
-            for key in ("module", "module_label", "stage", "file", "test_id", "classification", "reason")
-        }
+        keys = ("module", "module_label", "stage", "file", "test_id", "classification", "reason")
+        outcome.pinpointed = {key: at.get(key) for key in keys}
     red = bool(cell.get("red")) or run.chain_exit not in (0, None)
-    if mutant is None:
-        outcome.verdict = MISMATCH if red else OK
-        outcome.why = "the unmutated copy is green" if not red else _red_text(outcome) + ": the baseline is red"
-    elif not red:
-        outcome.verdict = MISSED
-        outcome.why = "the chain stayed green: no test catches this bug"
-    elif at is None:
-        outcome.verdict = MISMATCH
-        outcome.why = f"red at stage {outcome.first_red_stage} but the report points at nothing"
-    elif at.get("module") == mutant.expected_module:
-        outcome.verdict = OK
-        outcome.why = _red_text(outcome)
-    else:
-        outcome.verdict = MISMATCH
-        outcome.why = f"{_red_text(outcome)}, expected module {module_label(mutant.expected_module)}"
+    if expected is None:
+        outcome.verdict = MISS if red else OK
+        outcome.why = f"stages 1-{outcome.upto} green" if not red else f"{_got_text(got)}: the baseline is red"
+        return outcome
+    outcome.matches = {key: got[key] == expected[key] for key in expected}
+    outcome.verdict = OK if red and all(outcome.matches.values()) else MISS
+    outcome.why = _why(expected, got, red, outcome.upto)
     return outcome
 
 
-def _red_text(outcome: Outcome) -> str:
-    at = outcome.pinpointed or {}
-    return f"first red stage {outcome.first_red_stage} points at module {module_label(at.get('module'))}"
+def _got_text(got: dict) -> str:
+    return f"red at stage {_stage(got['stage'])}, module {module_label(got['module'])}, {got['classification']}"
+
+
+def _why(expected: dict, got: dict, red: bool, upto: int) -> str:
+    if not red:
+        return f"not red by stage {upto}: stages 1-{upto} stayed green"
+    if got["stage"] is None:
+        return "the chain failed but no stage is marked red"
+    if got["stage"] < expected["stage"]:
+        return f"red early: {_got_text(got)} (expected stage {_stage(expected['stage'])})"
+    wrong = [key for key in expected if got[key] != expected[key]]
+    if not wrong:
+        return _got_text(got)
+    if got["module"] is None:
+        return f"red at stage {_stage(got['stage'])} but the report points at nothing"
+    return f"{_got_text(got)}; wrong {' and '.join(wrong)}"
+
+
+def _stage(stage) -> str:
+    return "--" if stage is None else f"{int(stage):02d}"
 
 
 # --------------------------------------------------------------------------------------------- output
-HEADER = ("mutant", "audit bug", "expected", "pinpointed (module @ first red stage, classification)", "verdict")
+HEADER = ("mutant", "stage exp/got", "module exp/got", "classification exp/got", "verdict")
+_MARK = {True: " ", False: "!"}  # "!" marks the expectation a miss got wrong
 
 
-def _pinpointed_cell(outcome: Outcome) -> str:
-    at = outcome.pinpointed
-    if outcome.verdict == MISSED:
-        return "nothing: chain stayed green"
-    if not at:
-        return "-"
-    return f"{module_label(at.get('module'))} @ stage {outcome.first_red_stage:02d}, {at.get('classification')}"
+def _pair(outcome: Outcome, key: str, show) -> str:
+    expected = (outcome.expected or {}).get(key)
+    if not outcome.got:  # a chain that never produced a report: nothing to compare
+        return f"{show(expected)} / -"
+    got = outcome.got.get(key)
+    mark = _MARK[outcome.matches.get(key, True)] if outcome.expected else " "
+    if got is None:  # a green run has no red stage and points at nothing
+        return f"{show(expected)} /{mark}{'green' if key == 'stage' else '-'}"
+    return f"{show(expected)} /{mark}{show(got)}"
+
+
+def table_rows(outcomes: Sequence[Outcome]) -> list[tuple[str, ...]]:
+    rows = []
+    for o in outcomes:
+        rows.append(
+            (
+                o.name,
+                _pair(o, "stage", _stage),
+                _pair(o, "module", module_label),
+                _pair(o, "classification", str),
+                o.verdict,
+            )
+        )
+    return rows
 
 
 def format_table(outcomes: Sequence[Outcome]) -> str:
-    """The mutant → audit bug → expected → pinpointed → verdict table, the first failing test under each row."""
-    rows = [
-        (
-            o.name,
-            o.audit_bug,
-            module_label(o.expected_module) if o.expected_module is not None else "green",
-            _pinpointed_cell(o),
-            o.verdict,
-        )
-        for o in outcomes
-    ]
+    """mutant | stage, module, classification as expected / got | verdict; under a miss, why and the test."""
+    rows = table_rows(outcomes)
     widths = [max(len(r[i]) for r in [HEADER, *rows]) for i in range(len(HEADER))]
     lines = ["  ".join(h.ljust(w) for h, w in zip(HEADER, widths)).rstrip()]
     lines.append("  ".join("-" * w for w in widths))
     for outcome, row in zip(outcomes, rows):
         lines.append("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip())
-        at = outcome.pinpointed or {}
-        if at.get("test_id"):
-            lines.append(f"    first failing test: {at['test_id']}")
-        if outcome.verdict != OK or not at.get("test_id"):
+        if not outcome.ok:
             lines.append(f"    {outcome.why}")
+            at = outcome.pinpointed or {}
+            if at.get("test_id"):
+                lines.append(f"    first failing test: {at['test_id']}")
+            if at.get("reason"):
+                lines.append(f"    reason: {' '.join(str(at['reason']).split())[:200]}")
     return "\n".join(lines)
 
 
 def summary_line(outcomes: Sequence[Outcome]) -> str:
-    pinpointed = sum(o.ok for o in outcomes)
-    return f"mutants: {pinpointed} pinpointed, {len(outcomes) - pinpointed} missed"
+    return f"mutants: {sum(o.ok for o in outcomes)}/{len(outcomes)} pinpointed"
 
 
 def list_text(mutants: Sequence[Mutant] = MUTANTS) -> str:
     lines = []
     for m in mutants:
-        lines.append(f"{m.name:<28} expects {module_label(m.expected_module):<16} {m.audit_bug}")
-        lines.append(f"{'':<28} {m.description}")
-        lines.append(f"{'':<28} edits {', '.join(m.files)} ({len(m.edits)} substitution(s))")
+        expect = f"stage {m.expected_stage:02d}, module {module_label(m.expected_module)}, {m.expected_classification}"
+        lines.append(f"{m.name:<34} [{m.area}] expects {expect}")
+        lines.append(f"{'':<34} {m.description}")
+        lines.append(f"{'':<34} edits {', '.join(m.files)} ({len(m.edits)} substitution(s))")
     return "\n".join(lines)
 
 
 def write_json(path: Path, outcomes: Sequence[Outcome], control: Outcome | None, mutants, seconds: float) -> dict:
+    """``mutants.json``, written atomically (a reader never sees half a file)."""
     import numpy  # only for the record of which NumPy ran the chain
 
     by = {m.name: m for m in mutants}
@@ -532,14 +496,19 @@ def write_json(path: Path, outcomes: Sequence[Outcome], control: Outcome | None,
         "seconds": round(seconds, 1),
         "control": asdict(control) if control else None,
         "mutants": [
-            dict(asdict(o), description=by[o.name].description, edits=[asdict(e) for e in by[o.name].edits])
+            dict(
+                asdict(o),
+                area=by[o.name].area,
+                description=by[o.name].description,
+                edits=[asdict(e) for e in by[o.name].edits],
+            )
             for o in outcomes
         ],
-        "counts": {"pinpointed": sum(o.ok for o in outcomes), "missed": sum(not o.ok for o in outcomes)},
+        "counts": {"pinpointed": sum(o.ok for o in outcomes), "total": len(outcomes)},
         "ok": bool(outcomes) and all(o.ok for o in outcomes) and (control is None or control.ok),
     }
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    _write_atomic(path, json.dumps(data, indent=2) + "\n")
     return data
 
 
@@ -558,23 +527,39 @@ def _keep(run: ChainRun, dest: Path) -> str:
     return str(dest)
 
 
-def run_one(base: Path, work: Path, mutant: Mutant | None, runner: Runner, keep_dir: Path, **run_kw) -> Outcome:
-    """Copy the snapshot ``base`` to ``work``, apply ``mutant`` (None = control), run and judge it."""
+def run_one(
+    base: Path,
+    work: Path,
+    mutant: Mutant | None,
+    runner: Runner,
+    keep_dir: Path,
+    *,
+    upto: int,
+    keep_temp: bool = False,
+    **run_kw,
+) -> Outcome:
+    """Copy the snapshot ``base`` to ``work``, apply ``mutant`` (None = control), run stages 1..upto, judge.
+
+    The copy is removed afterwards (unless ``keep_temp``): its small artifacts are kept in ``keep_dir``."""
     shutil.copytree(base, work)
-    if mutant is not None:
-        apply_mutant(work, mutant)
-    cell = f"mutant-{mutant.name if mutant else 'control'}"
-    run = runner(work, cell, **run_kw)
-    outcome = judge(mutant, run, work)
-    outcome.artifacts = _keep(run, keep_dir)
-    return outcome
+    try:
+        if mutant is not None:
+            apply_mutant(work, mutant)
+        cell = f"mutant-{mutant.name if mutant else 'control'}"
+        run = runner(work, cell, upto=upto, **run_kw)
+        outcome = judge(mutant, run, work, upto)
+        outcome.artifacts = _keep(run, keep_dir)
+        return outcome
+    finally:
+        if not keep_temp:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m tools.mutants",
-        description="Apply each deliberately broken quantization module, run the 01->16 chain on it, and check "
-        "the chain pinpoints the expected module.",
+        description="Apply each catalogued mutant to a copy of the checkout, run the chain up to its expected "
+        "stage, and check the report names the expected stage, module and classification.",
     )
     parser.add_argument("names", nargs="*", metavar="NAME", help="mutants to run (default: all; see --list)")
     parser.add_argument("--list", action="store_true", help="list the mutants and exit")
@@ -588,16 +573,27 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.jobs < 1:
         parser.error(f"--jobs must be >= 1, got {args.jobs}")
+    if args.stage_timeout <= 0:
+        parser.error(f"--stage-timeout must be > 0 seconds, got {args.stage_timeout}")
     return args
 
 
-def main(argv: list[str] | None = None, runner: Runner = run_chain) -> int:
+def _progress(text: str) -> None:
+    print(f"[mutants] {text}", file=sys.stderr, flush=True)
+
+
+def main(argv: list[str] | None = None, runner: Runner = run_chain, mutants: Sequence[Mutant] = MUTANTS) -> int:
     args = parse_args(argv)
     if args.list:
-        print(list_text())
+        print(list_text(mutants))
         return 0
+    problems = catalogue_problems(mutants)
+    if problems:
+        print("\n".join(problems), file=sys.stderr)
+        print(f"mutants: the catalogue is malformed ({len(problems)} problem(s)); nothing was run")
+        return 1
     try:
-        selected = by_name(args.names) if args.names else list(MUTANTS)
+        selected = by_name(args.names, mutants) if args.names else list(mutants)
     except KeyError as error:
         print(f"mutants: {error.args[0]}", file=sys.stderr)
         return 2
@@ -612,26 +608,40 @@ def main(argv: list[str] | None = None, runner: Runner = run_chain) -> int:
         if stale:
             print("\n".join(stale), file=sys.stderr)
             names = [m.name for m in selected if any(p.startswith(f"mutant {m.name} ") for p in stale)]
-            print(f"mutants: 0 pinpointed, 0 missed; {len(names)} stale ({', '.join(names)}): nothing was run")
+            print(f"mutants: 0/{len(selected)} pinpointed; {len(names)} stale ({', '.join(names)}): nothing was run")
             return 1
         kw = {"jobs": args.jobs, "stage_timeout": args.stage_timeout, "verbose": args.verbose}
+        kw["keep_temp"] = args.keep_temp
         control = None
         if not args.no_control:
-            print("[mutants] control: the unmutated copy must be green ...", file=sys.stderr, flush=True)
-            control = run_one(base, temp / "control", None, runner, out / "mutants" / "control", **kw)
-            print(f"[mutants] control: {control.verdict} in {control.chain_seconds} s: {control.why}", file=sys.stderr)
+            upto = max(m.expected_stage for m in selected)
+            _progress(f"control: the unmutated copy must be green through stage {upto} ...")
+            control = run_one(base, temp / "control", None, runner, out / "mutants" / "control", upto=upto, **kw)
+            _progress(f"control: {control.verdict} in {control.chain_seconds} s: {control.why}")
             if not control.ok:
                 write_json(out / "mutants.json", [], control, selected, time.monotonic() - start)
                 print(f"mutants: the control run is not green ({control.why}); fix that first, no mutant was run")
                 return 1
-        outcomes = []
-        for index, mutant in enumerate(selected, 1):
-            print(
-                f"[mutants] {index}/{len(selected)} {mutant.name}: running the chain ...", file=sys.stderr, flush=True
+        done: dict[str, Outcome] = {}
+        # Cheapest first (a mutant runs stages 1..expected): the quick verdicts arrive while the full chains
+        # still run. The table keeps the catalogue's (or the command line's) order.
+        for index, mutant in enumerate(sorted(selected, key=lambda m: m.expected_stage), 1):
+            expect = (
+                f"stage {mutant.expected_stage:02d}, module {module_label(mutant.expected_module)}, "
+                f"{mutant.expected_classification}"
             )
-            outcome = run_one(base, temp / mutant.name, mutant, runner, out / "mutants" / mutant.name, **kw)
-            outcomes.append(outcome)
-            print(f"[mutants] {mutant.name}: {outcome.verdict} in {outcome.chain_seconds} s", file=sys.stderr)
+            _progress(
+                f"{index}/{len(selected)} {mutant.name}: expects {expect}; running stages 1-{mutant.expected_stage}"
+            )
+            work = temp / mutant.name
+            outcome = run_one(
+                base, work, mutant, runner, out / "mutants" / mutant.name, upto=mutant.expected_stage, **kw
+            )
+            done[mutant.name] = outcome
+            _progress(
+                f"{index}/{len(selected)} {mutant.name}: {outcome.verdict} in {outcome.chain_seconds} s: {outcome.why}"
+            )
+        outcomes = [done[m.name] for m in selected]
         seconds = time.monotonic() - start
         write_json(out / "mutants.json", outcomes, control, selected, seconds)
         print(format_table(outcomes))
@@ -643,7 +653,7 @@ def main(argv: list[str] | None = None, runner: Runner = run_chain) -> int:
         return 0 if all(o.ok for o in outcomes) else 1
     finally:
         if args.keep_temp:
-            print(f"[mutants] temporary copies kept in {temp}", file=sys.stderr)
+            _progress(f"temporary copies kept in {temp}")
         else:
             shutil.rmtree(temp, ignore_errors=True)
 

@@ -1,4 +1,8 @@
-"""The mutants machinery without running the chain: substitutions, snapshots, verdicts, the table, the CLI."""
+"""The mutants engine without running the chain: a tiny synthetic catalogue and tree, and a fake chain.
+
+Plus the checks on the real catalogue that need no chain: it is well formed, covers every area, and every
+mutant still applies exactly once to today's sources.
+"""
 
 from __future__ import annotations
 
@@ -8,22 +12,14 @@ from pathlib import Path
 
 import pytest
 
+from tools import mutant_catalogue as cat
 from tools import mutants as mt
-from tools.mutants import Edit, Mutant
-
-REQUIRED_AUDIT_BUGS = (  # the seed audit's P0/P1 list, as the issue words it
-    "corrupts the model state",
-    "accuracy degraded > 5 %",
-    "memory not actually reduced",
-    "in-place modification without warning",
-    "incompatible with training",
-    "profiler breaks",
-    "edge case",
-)
+from tools.mutant_catalogue import BY_QUANTIZATION, LAYERING, REGARDLESS, Edit, Mutant
 
 
-def _mutant(*edits: Edit, name: str = "demo", expected: int = 3) -> Mutant:
-    return Mutant(name, "a demo bug", "P0 demo", expected, tuple(edits))
+def _mutant(*edits: Edit, name="demo", stage=3, module=3, classification=BY_QUANTIZATION, area="codec") -> Mutant:
+    edits = edits or (Edit("pkg/a.py", "x = 1", "x = 2"),)
+    return Mutant(name, area, "a demo bug", stage, module, classification, tuple(edits))
 
 
 def _write(root: Path, rel: str, text: str) -> Path:
@@ -33,54 +29,96 @@ def _write(root: Path, rel: str, text: str) -> Path:
     return path
 
 
-# ----------------------------------------------------------------------------- the registered mutants
+# ----------------------------------------------------------------------------- the real catalogue
+def test_the_catalogue_is_well_formed_and_large_enough():
+    assert mt.catalogue_problems(cat.MUTANTS) == []
+    assert len(cat.MUTANTS) >= 25
+
+
+@pytest.mark.parametrize("area", sorted(cat.AREAS))
+def test_every_area_has_a_mutant(area):
+    assert any(m.area == area for m in cat.MUTANTS), f"no mutant in area {area!r}: {cat.AREAS[area]}"
+
+
+def test_earlier_module_mutants_read_broken_regardless_at_their_own_module():
+    earlier = [m for m in cat.MUTANTS if m.area == "earlier"]
+    assert len({m.expected_module for m in earlier}) >= 4
+    for m in earlier:
+        assert m.expected_classification == REGARDLESS and m.expected_module == m.expected_stage < 16, m.name
+        assert all(not e.file.startswith("tinytorch/optimization/") for e in m.edits), m.name
+
+
+def test_quantization_mutants_edit_module_16_and_blame_quantization():
+    for m in cat.MUTANTS:
+        if m.area == "earlier":
+            continue
+        assert all(e.file.startswith("tinytorch/optimization/") for e in m.edits), m.name
+        want = LAYERING if m.area == "patch" else BY_QUANTIZATION
+        assert m.expected_classification == want, m.name
+
+
 def test_every_mutant_applies_exactly_once_to_the_current_sources():
     """A stale mutant is found here, in the fast test run, before anyone waits for the chain."""
-    assert mt.stale_problems(mt.REPO_ROOT, mt.MUTANTS) == []
-    for mutant in mt.MUTANTS:
+    assert mt.stale_problems(mt.REPO_ROOT, cat.MUTANTS) == []
+    for mutant in cat.MUTANTS:
         for rel, text in mt.mutate_sources(mt.REPO_ROOT, mutant).items():
             assert text != (mt.REPO_ROOT / rel).read_text(encoding="utf-8"), mutant.name
 
 
-def test_mutants_are_well_formed():
-    names = [m.name for m in mt.MUTANTS]
-    assert len(names) == len(set(names)) >= 8
-    for m in mt.MUTANTS:
-        assert m.name.isidentifier(), m.name
-        assert 1 <= m.expected_module <= mt.LAST_STAGE, m.name
-        assert m.description and "\n" not in m.description, m.name
-        assert m.audit_bug.startswith(("P0 ", "P1 ")), m.name
-        assert m.edits and all(e.old and e.old != e.new for e in m.edits), m.name
-        assert all(e.file.startswith("tinytorch/optimization/") for e in m.edits), m.name
+def test_mutated_python_still_compiles():
+    """A mutant that is a syntax error tests nothing but the collector."""
+    for mutant in cat.MUTANTS:
+        for rel, text in mt.mutate_sources(mt.REPO_ROOT, mutant).items():
+            compile(text, f"{mutant.name}:{rel}", "exec")
 
 
-@pytest.mark.parametrize("bug", REQUIRED_AUDIT_BUGS)
-def test_every_p0_p1_audit_bug_has_a_mutant(bug):
-    assert any(bug in m.audit_bug for m in mt.MUTANTS), f"no mutant stands for {bug!r}"
+# ----------------------------------------------------------------------------- catalogue checks
+@pytest.mark.parametrize(
+    ("bad", "problem"),
+    [
+        ({"name": "not an id"}, "is not an identifier"),
+        ({"area": "nowhere"}, "area 'nowhere' is not one of"),
+        ({"stage": 17}, "expected_stage must be an int in 1..16, got 17"),
+        ({"module": 0}, "expected_module must be an int in 1..16, got 0"),
+        ({"stage": 3, "module": 5}, "module 5 cannot go red at stage 3"),
+        ({"classification": "broken"}, "classification 'broken' is not one of"),
+    ],
+)
+def test_catalogue_problems_name_the_mutant_and_the_fault(bad, problem):
+    kwargs = {"name": "demo", **bad}
+    problems = mt.catalogue_problems([_mutant(**kwargs)])
+    assert len(problems) == 1 and problem in problems[0]
+
+
+def test_a_layering_break_may_name_the_later_module_that_patched():
+    assert mt.catalogue_problems([_mutant(stage=3, module=16, classification=LAYERING, area="patch")]) == []
+
+
+def test_catalogue_problems_find_duplicates_and_empty_edits():
+    same = [_mutant(), _mutant()]
+    assert mt.catalogue_problems(same) == ["mutant name 'demo' appears more than once"]
+    noop = _mutant(Edit("pkg/a.py", "x", "x"))
+    assert "changes nothing" in mt.catalogue_problems([noop])[0]
 
 
 def test_by_name_keeps_the_order_given_and_names_unknown_mutants():
-    first, second = mt.MUTANTS[1], mt.MUTANTS[0]
-    assert mt.by_name([first.name, second.name]) == [first, second]
-    with pytest.raises(KeyError, match="unknown mutant.*nope.*valid: " + mt.MUTANTS[0].name):
-        mt.by_name(["nope"])
+    a, b = _mutant(name="a"), _mutant(name="b")
+    assert mt.by_name(["b", "a"], [a, b]) == [b, a]
+    with pytest.raises(KeyError, match="unknown mutant.*nope.*valid: a, b"):
+        mt.by_name(["nope"], [a, b])
 
 
 # ----------------------------------------------------------------------------- substitution
 def test_apply_edit_replaces_the_one_occurrence():
-    edit = Edit("pkg/a.py", "x = 1", "x = 2")
-    assert mt.apply_edit("a\nx = 1\nb\n", edit, "demo") == "a\nx = 2\nb\n"
+    assert mt.apply_edit("a\nx = 1\nb\n", Edit("pkg/a.py", "x = 1", "x = 2"), "demo") == "a\nx = 2\nb\n"
 
 
 @pytest.mark.parametrize(("text", "found"), [("y = 1\n", "does not occur"), ("x = 1\nx = 1\n", "occurs 2 times")])
 def test_apply_edit_refuses_a_stale_old_text_loudly(text, found):
-    edit = Edit("tinytorch/optimization/int8.py", "x = 1", "x = 2")
     with pytest.raises(mt.StaleMutant) as info:
-        mt.apply_edit(text, edit, "scale_4bit")
+        mt.apply_edit(text, Edit("pkg/a.py", "x = 1", "x = 2"), "demo")
     message = str(info.value)
-    assert message.startswith(
-        "mutant scale_4bit no longer applies to tinytorch/optimization/int8.py: update its `old` text"
-    )
+    assert message.startswith("mutant demo no longer applies to pkg/a.py: update its `old` text")
     assert found in message and "'x = 1'" in message
 
 
@@ -94,11 +132,25 @@ def test_edits_apply_in_sequence_and_a_stale_one_writes_nothing(tmp_path):
     assert path.read_text(encoding="utf-8") == "alpha\nbeta\n"
     mt.apply_mutant(tmp_path, chained)
     assert path.read_text(encoding="utf-8") == "delta\n"
+    assert sorted(p.name for p in path.parent.iterdir()) == ["a.py"]  # no temporary file left behind
 
 
 def test_a_missing_file_is_stale_too(tmp_path):
     problems = mt.stale_problems(tmp_path, [_mutant(Edit("pkg/gone.py", "a", "b"), name="gone")])
     assert problems == ["mutant gone no longer applies to pkg/gone.py: the file does not exist"]
+
+
+def test_atomic_write_failure_keeps_the_old_file_and_cleans_up(tmp_path, monkeypatch):
+    path = _write(tmp_path, "pkg/a.py", "old\n")
+
+    def boom(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(mt.os, "replace", boom)
+    with pytest.raises(OSError, match="disk full"):
+        mt._write_atomic(path, "new\n")
+    assert path.read_text(encoding="utf-8") == "old\n"
+    assert sorted(p.name for p in path.parent.iterdir()) == ["a.py"]
 
 
 # ----------------------------------------------------------------------------- snapshots
@@ -120,7 +172,7 @@ def test_source_files_with_git_take_untracked_files_but_not_ignored_ones(tmp_pat
 
 
 # ----------------------------------------------------------------------------- verdicts on a fake regression.json
-def _run(copy: Path, *, red=True, module=3, stage=3, cell="mutant-demo", chain_exit=None, tinytorch=None, error=None):
+def _run(copy: Path, *, red=True, stage=3, module=3, classification=BY_QUANTIZATION, cell="mutant-demo", **kw):
     at = None
     if red and module is not None:
         at = {
@@ -129,44 +181,62 @@ def _run(copy: Path, *, red=True, module=3, stage=3, cell="mutant-demo", chain_e
             "module_label": f"{module:02d}",
             "file": f"tests/modules/{module:02d}_x/test_x.py",
             "test_id": f"tests/modules/{module:02d}_x/test_x.py::test_it[mlp-int8]",
-            "classification": "broken by quantization",
-            "reason": "AssertionError: boom",
+            "classification": classification,
+            "reason": "AssertionError: boom\n  with detail",
         }
-    cells = [
-        {
-            "cell": cell,
-            "red": red,
-            "first_red_stage": stage if red else None,
-            "points_at": at,
-            "failing_modules": {f"{module:02d}": stage} if at else {},
-        }
-    ]
-    tinytorch = str(copy / "tinytorch" / "__init__.py") if tinytorch is None else tinytorch
+    entry = {
+        "cell": cell,
+        "red": red,
+        "first_red_stage": stage if red else None,
+        "points_at": at,
+        "failing_modules": {f"{module:02d}": stage} if at else {},
+    }
+    tinytorch = kw.get("tinytorch", str(copy / "tinytorch" / "__init__.py"))
     stages = {"tinytorch_file": tinytorch, "stages": [{"stage": 1, "tinytorch_file": tinytorch}]}
-    exit_code = (1 if red else 0) if chain_exit is None else chain_exit
-    return mt.ChainRun(cell, exit_code, exit_code, 12.34, {"cells": cells}, stages, copy / "art", error)
+    exit_code = kw.get("chain_exit", 1 if red else 0)
+    return mt.ChainRun(cell, exit_code, exit_code, 12.34, {"cells": [entry]}, stages, copy / "art", kw.get("error"))
 
 
-def test_judge_ok_when_the_first_red_stage_points_at_the_expected_module(tmp_path):
-    outcome = mt.judge(_mutant(expected=3), _run(tmp_path, module=3), tmp_path)
+def test_judge_ok_only_when_stage_module_and_classification_all_match(tmp_path):
+    outcome = mt.judge(_mutant(), _run(tmp_path), tmp_path)
     assert outcome.verdict == mt.OK and outcome.ok
-    assert outcome.pinpointed["test_id"].endswith("test_it[mlp-int8]") and outcome.first_red_stage == 3
-    assert outcome.tinytorch_files == [str(tmp_path / "tinytorch" / "__init__.py")]
+    assert outcome.got == {"stage": 3, "module": 3, "classification": BY_QUANTIZATION}
+    assert outcome.matches == {"stage": True, "module": True, "classification": True}
+    assert outcome.upto == 3 and outcome.pinpointed["test_id"].endswith("test_it[mlp-int8]")
 
 
-def test_judge_mismatch_when_another_module_goes_red_first(tmp_path):
-    outcome = mt.judge(_mutant(expected=5), _run(tmp_path, module=3), tmp_path)
-    assert outcome.verdict == mt.MISMATCH
-    assert "points at module 03 layers, expected module 05 autograd" in outcome.why
+@pytest.mark.parametrize(
+    ("got", "wrong"),
+    [
+        ({"classification": REGARDLESS}, "wrong classification"),
+        ({"module": 16, "stage": 16}, None),  # a later stage than run: impossible with --upto, still a miss
+        ({"module": 5, "stage": 5}, None),
+        ({"module": 2}, "wrong module"),
+        ({"module": 2, "classification": REGARDLESS}, "wrong module and classification"),
+    ],
+)
+def test_judge_misses_when_any_of_the_three_differs(tmp_path, got, wrong):
+    outcome = mt.judge(_mutant(), _run(tmp_path, **got), tmp_path)
+    assert outcome.verdict == mt.MISS and not outcome.ok
+    assert not all(outcome.matches.values())
+    if wrong:
+        assert outcome.why.endswith(wrong)
 
 
-def test_judge_missed_when_the_chain_stays_green(tmp_path):
-    outcome = mt.judge(_mutant(), _run(tmp_path, red=False), tmp_path)
-    assert outcome.verdict == mt.MISSED and "stayed green" in outcome.why
+def test_judge_a_red_stage_before_the_expected_one_is_a_miss_named_early(tmp_path):
+    outcome = mt.judge(_mutant(stage=9, module=3), _run(tmp_path, stage=4, module=4), tmp_path)
+    assert outcome.verdict == mt.MISS
+    assert outcome.why == "red early: red at stage 04, module 04 losses, broken by quantization (expected stage 09)"
 
 
-def test_judge_red_without_a_pointer_is_a_mismatch(tmp_path):
-    assert mt.judge(_mutant(), _run(tmp_path, module=None), tmp_path).verdict == mt.MISMATCH
+def test_judge_green_up_to_the_expected_stage_is_not_red_by_stage_k(tmp_path):
+    outcome = mt.judge(_mutant(stage=9, module=3), _run(tmp_path, red=False), tmp_path)
+    assert outcome.verdict == mt.MISS and outcome.why == "not red by stage 9: stages 1-9 stayed green"
+
+
+def test_judge_red_without_a_pointer_is_a_miss(tmp_path):
+    outcome = mt.judge(_mutant(), _run(tmp_path, module=None), tmp_path)
+    assert outcome.verdict == mt.MISS and "points at nothing" in outcome.why
 
 
 @pytest.mark.parametrize("where", ["elsewhere", "nowhere"])
@@ -182,94 +252,153 @@ def test_judge_reports_a_chain_that_could_not_run(tmp_path):
 
 
 def test_judge_the_control_must_be_green(tmp_path):
-    assert mt.judge(None, _run(tmp_path, red=False, cell="mutant-control"), tmp_path).verdict == mt.OK
-    red = mt.judge(None, _run(tmp_path, cell="mutant-control"), tmp_path)
-    assert red.verdict == mt.MISMATCH and "the baseline is red" in red.why
+    green = mt.judge(None, _run(tmp_path, red=False, cell="mutant-control"), tmp_path, upto=16)
+    assert green.verdict == mt.OK and green.why == "stages 1-16 green"
+    red = mt.judge(None, _run(tmp_path, cell="mutant-control"), tmp_path, upto=16)
+    assert red.verdict == mt.MISS and "the baseline is red" in red.why
+
+
+def test_read_verdict_takes_the_three_fields_the_report_promises():
+    regression = {"cells": [{"cell": "c", "first_red_stage": 7, "points_at": {"module": 3, "classification": "x"}}]}
+    assert mt.read_verdict(regression, "c")[1] == {"stage": 7, "module": 3, "classification": "x"}
+    assert mt.read_verdict(regression, "other") == (None, None)
 
 
 # ----------------------------------------------------------------------------- the table
-def test_table_shows_expected_pinpointed_test_and_verdict_and_the_last_line_counts(tmp_path):
-    ok = mt.judge(_mutant(name="good", expected=3), _run(tmp_path, module=3), tmp_path)
-    wrong = mt.judge(_mutant(name="wrong", expected=5), _run(tmp_path, module=3), tmp_path)
-    green = mt.judge(_mutant(name="green"), _run(tmp_path, red=False), tmp_path)
-    table = mt.format_table([ok, wrong, green])
-    lines = table.splitlines()
-    assert lines[0].split() == ["mutant", "audit", "bug", "expected", "pinpointed", "(module", "@", "first", "red"] + [
-        "stage,",
-        "classification)",
-        "verdict",
+def test_table_shows_expected_vs_got_marks_the_wrong_ones_and_counts(tmp_path):
+    ok = mt.judge(_mutant(name="good"), _run(tmp_path), tmp_path)
+    wrong = mt.judge(_mutant(name="wrong"), _run(tmp_path, classification=REGARDLESS), tmp_path)
+    green = mt.judge(_mutant(name="green", stage=9), _run(tmp_path, red=False), tmp_path)
+    lines = mt.format_table([ok, wrong, green]).splitlines()
+    assert lines[0].split() == ["mutant", "stage", "exp/got", "module", "exp/got", "classification", "exp/got"] + [
+        "verdict"
     ]
     good_row = next(line for line in lines if line.startswith("good "))
-    assert "03 layers @ stage 03, broken by quantization" in good_row and good_row.endswith("OK")
+    assert "03 / 03" in good_row and "03 layers / 03 layers" in good_row and good_row.endswith("OK")
+    wrong_row = next(line for line in lines if line.startswith("wrong "))
+    assert f"{BY_QUANTIZATION} /!{REGARDLESS}" in wrong_row and wrong_row.endswith("MISS")
+    green_row = next(line for line in lines if line.startswith("green "))
+    assert "09 /!green" in green_row and "03 layers /!-" in green_row
+    assert "    not red by stage 9: stages 1-9 stayed green" in lines
     assert "    first failing test: tests/modules/03_x/test_x.py::test_it[mlp-int8]" in lines
-    assert next(line for line in lines if line.startswith("wrong ")).endswith("MISMATCH")
-    assert "nothing: chain stayed green" in table and "MISSED" in table
-    assert mt.summary_line([ok, wrong, green]) == "mutants: 1 pinpointed, 2 missed"
+    assert "    reason: AssertionError: boom with detail" in lines  # one line, whitespace folded
+    assert not any("first failing test" in line for line in lines[2:4])  # nothing under a pinpointed row
+    assert mt.summary_line([ok, wrong, green]) == "mutants: 1/3 pinpointed"
 
 
-# ----------------------------------------------------------------------------- the CLI, with a fake chain
-def _fake_repo(tmp_path: Path) -> Path:
-    """A repository holding just the files the registered mutants edit (a copy of the real ones)."""
+# ----------------------------------------------------------------------------- the CLI, on a synthetic tree
+def _tree(tmp_path: Path) -> Path:
     repo = tmp_path / "repo"
-    for rel in {e.file for m in mt.MUTANTS for e in m.edits}:
-        _write(repo, rel, (mt.REPO_ROOT / rel).read_text(encoding="utf-8"))
+    _write(repo, "pkg/a.py", "x = 1\ny = 1\n")
+    _write(repo, "pkg/b.py", "z = 1\n")
     return repo
 
 
-def test_main_runs_the_control_then_each_mutant_and_writes_the_json(tmp_path, capsys):
-    repo, seen = _fake_repo(tmp_path), []
-    first, second = mt.MUTANTS[0], mt.MUTANTS[2]
+CATALOGUE = (
+    _mutant(name="early", stage=3, module=3),
+    _mutant(Edit("pkg/a.py", "y = 1", "y = 2"), name="late", stage=9, module=3),
+    _mutant(Edit("pkg/b.py", "z = 1", "z = 2"), name="wrongly", stage=5, module=5, classification=REGARDLESS),
+)
 
-    def fake_chain(copy, cell, **kw):
-        seen.append((cell, kw["jobs"]))
-        mutated = {m.name: m for m in mt.MUTANTS}.get(cell.removeprefix("mutant-"))
-        if mutated:  # the copy really holds the mutant
-            assert mutated.edits[0].new in (copy / mutated.edits[0].file).read_text(encoding="utf-8")
-        if cell == "mutant-control":
+
+def _fake_chain(calls: list, verdicts: dict):
+    """A chain that records (cell, upto, what the copy holds) and answers from ``verdicts``."""
+
+    def run(copy, cell, **kw):
+        calls.append((cell, kw["upto"], (copy / "pkg/a.py").read_text(encoding="utf-8")))
+        stage, module, classification = verdicts.get(cell, (None, None, None))
+        if stage is None:
             return _run(copy, red=False, cell=cell)
-        return _run(copy, cell=cell, module=mutated.expected_module if mutated is first else 1)
+        return _run(copy, stage=stage, module=module, classification=classification, cell=cell)
 
-    argv = [first.name, second.name, "--root", str(repo), "--out", str(tmp_path / "out"), "--jobs", "1"]
-    assert mt.main(argv, runner=fake_chain) == 1
-    assert seen == [("mutant-control", 1), (f"mutant-{first.name}", 1), (f"mutant-{second.name}", 1)]
-    out = capsys.readouterr().out.splitlines()
-    assert out[-1] == "mutants: 1 pinpointed, 1 missed"
-    data = json.loads((tmp_path / "out" / "mutants.json").read_text(encoding="utf-8"))
-    assert [m["verdict"] for m in data["mutants"]] == [mt.OK, mt.MISMATCH]
-    assert data["control"]["verdict"] == mt.OK and data["counts"] == {"pinpointed": 1, "missed": 1}
-    assert data["mutants"][0]["edits"][0]["old"] == first.edits[0].old and data["ok"] is False
+    return run
+
+
+def test_main_runs_the_control_then_each_mutant_up_to_its_stage_and_writes_the_json(tmp_path, capsys):
+    repo, calls = _tree(tmp_path), []
+    verdicts = {
+        "mutant-early": (3, 3, BY_QUANTIZATION),
+        "mutant-late": (9, 3, BY_QUANTIZATION),
+        "mutant-wrongly": (5, 5, BY_QUANTIZATION),  # the report blames quantization; the catalogue says regardless
+    }
+    out = tmp_path / "out"
+    argv = ["--root", str(repo), "--out", str(out), "--jobs", "1"]
+    assert mt.main(argv, runner=_fake_chain(calls, verdicts), mutants=CATALOGUE) == 1
+    assert [(cell, upto) for cell, upto, _ in calls] == [  # cheapest first: stages 1..expected only
+        ("mutant-control", 9),
+        ("mutant-early", 3),
+        ("mutant-wrongly", 5),
+        ("mutant-late", 9),
+    ]
+    texts = [text for *_, text in calls]
+    assert texts == ["x = 1\ny = 1\n", "x = 2\ny = 1\n", "x = 1\ny = 1\n", "x = 1\ny = 2\n"]  # each copy, one edit
+    assert (repo / "pkg/a.py").read_text(encoding="utf-8") == "x = 1\ny = 1\n"  # the real tree is never edited
+    captured = capsys.readouterr()
+    assert captured.out.splitlines()[-1] == "mutants: 2/3 pinpointed"
+    assert "[mutants] 3/3 late: expects stage 09, module 03 layers" in captured.err
+    table = captured.out.splitlines()
+    rows = [line.split()[0] for line in table if line.split() and line.split()[0] in ("early", "late", "wrongly")]
+    assert rows == ["early", "late", "wrongly"]  # the table keeps the catalogue's order
+    data = json.loads((out / "mutants.json").read_text(encoding="utf-8"))
+    assert [m["verdict"] for m in data["mutants"]] == [mt.OK, mt.OK, mt.MISS]
+    assert data["mutants"][2]["expected"]["classification"] == REGARDLESS
+    assert data["mutants"][2]["got"]["classification"] == BY_QUANTIZATION
+    assert data["control"]["verdict"] == mt.OK and data["counts"] == {"pinpointed": 2, "total": 3}
+    assert data["ok"] is False and data["schema"] == mt.SCHEMA
+    assert data["mutants"][1]["edits"] == [{"file": "pkg/a.py", "old": "y = 1", "new": "y = 2"}]
+    assert sorted(p.name for p in out.iterdir()) == ["mutants", "mutants.json"]  # no temporary file left
+
+
+def test_main_exits_0_when_every_mutant_is_pinpointed(tmp_path, capsys):
+    verdicts = {"mutant-early": (3, 3, BY_QUANTIZATION)}
+    argv = ["early", "--no-control", "--root", str(_tree(tmp_path)), "--out", str(tmp_path / "out")]
+    assert mt.main(argv, runner=_fake_chain([], verdicts), mutants=CATALOGUE) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "mutants: 1/1 pinpointed"
 
 
 def test_main_stops_before_running_anything_when_a_mutant_is_stale(tmp_path, capsys):
-    repo = _fake_repo(tmp_path)
-    target = repo / mt.MUTANTS[0].edits[0].file
-    target.write_text(target.read_text(encoding="utf-8").replace(mt.MUTANTS[0].edits[0].old, "refactored"), "utf-8")
+    repo = _tree(tmp_path)
+    _write(repo, "pkg/b.py", "z = 3\n")  # the code moved on: mutant "wrongly" no longer applies
 
     def never(*args, **kw):
         raise AssertionError("the chain must not run with a stale mutant")
 
-    assert mt.main(["--root", str(repo), "--out", str(tmp_path / "out")], runner=never) == 1
+    assert mt.main(["--root", str(repo), "--out", str(tmp_path / "out")], runner=never, mutants=CATALOGUE) == 1
     captured = capsys.readouterr()
-    assert f"mutant {mt.MUTANTS[0].name} no longer applies to {target.relative_to(repo).as_posix()}" in captured.err
-    assert captured.out.splitlines()[-1].startswith("mutants: 0 pinpointed, 0 missed; 1 stale")
+    assert "mutant wrongly no longer applies to pkg/b.py" in captured.err
+    assert captured.out.splitlines()[-1] == "mutants: 0/3 pinpointed; 1 stale (wrongly): nothing was run"
+
+
+def test_main_refuses_a_malformed_catalogue(tmp_path, capsys):
+    bad = (_mutant(classification="broken somehow"),)
+
+    def never(*args, **kw):
+        raise AssertionError("the chain must not run with a malformed catalogue")
+
+    assert mt.main(["--root", str(_tree(tmp_path))], runner=never, mutants=bad) == 1
+    assert "classification 'broken somehow'" in capsys.readouterr().err
 
 
 def test_main_a_red_control_stops_the_run(tmp_path, capsys):
     calls = []
-
-    def red_chain(copy, cell, **kw):
-        calls.append(cell)
-        return _run(copy, cell=cell)
-
-    argv = [mt.MUTANTS[0].name, "--root", str(_fake_repo(tmp_path)), "--out", str(tmp_path / "out")]
-    assert mt.main(argv, runner=red_chain) == 1
-    assert calls == ["mutant-control"]
+    verdicts = {"mutant-control": (2, 2, REGARDLESS)}
+    argv = ["--root", str(_tree(tmp_path)), "--out", str(tmp_path / "out")]
+    assert mt.main(argv, runner=_fake_chain(calls, verdicts), mutants=CATALOGUE) == 1
+    assert [c[0] for c in calls] == ["mutant-control"]
     assert "control run is not green" in capsys.readouterr().out
 
 
 def test_list_and_unknown_names(capsys):
     assert mt.main(["--list"]) == 0
     listed = capsys.readouterr().out
-    assert all(m.name in listed for m in mt.MUTANTS) and "expects 03 layers" in listed
+    assert all(m.name in listed for m in cat.MUTANTS)
+    assert "expects stage 03, module 03 layers, broken by quantization" in listed
     assert mt.main(["no_such_mutant"]) == 2
     assert "unknown mutant(s) no_such_mutant" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("flag", "value"), [("--jobs", "0"), ("--stage-timeout", "-1")])
+def test_bad_arguments_exit_2_naming_the_flag(flag, value, capsys):
+    with pytest.raises(SystemExit) as info:
+        mt.main([flag, value])
+    assert info.value.code == 2 and flag in capsys.readouterr().err
