@@ -8,7 +8,8 @@ The report dict (also written as ``regression.json``, ``schema`` 2):
   ``stale`` (a reason string, or null), ``stages`` (per stage: ``stage``, ``key``, ``name``, ``collected``,
   ``passed``, ``failed``, ``errors``, ``collect_errors``, ``skipped``, ``xfailed``, ``seconds``,
   ``exit_code``, ``red``, ``problems`` (a count), ``log``), ``first_red_stage``, ``points_at``
-  (``stage``, ``module``, ``module_label``, ``file``, ``test_id``, ``classification``, ``reason``),
+  (``stage``, ``module`` — the module blamed, see ``blamed_module`` — ``module_label``, ``test_module``
+  (the folder of the failing test), ``file``, ``test_id``, ``classification``, ``reason``),
   ``headline`` (the red cell's answer in words), ``classification_counts``, ``failing_modules``
   (module -> first failing stage) and ``causes`` (see causes.py; each with ``test_ids``);
 * ``failures``: every failing record and stage problem — ``cell``, ``stage``, ``module``,
@@ -28,7 +29,7 @@ import datetime as dt
 from collections import Counter, defaultdict
 
 from regression.causes import group_causes
-from regression.classify import BY_QUANTIZATION, EMPTY, LAYERING, REGARDLESS, classify
+from regression.classify import BY_QUANTIZATION, EMPTY, LAYERING, REGARDLESS, classify, layering_culprit
 from regression.common import FAIL_OUTCOMES, PASS_OUTCOMES, module_label
 from regression.coverage_table import coverage_table, table_from_modules
 from tinytorch.registry import LAST_STAGE
@@ -116,17 +117,28 @@ _PRIORITY = {LAYERING: 0, EMPTY: 1, REGARDLESS: 2, BY_QUANTIZATION: 3}
 
 
 def pick_points_at(first_red: int | None, failures: list[dict]) -> dict | None:
-    """The failure a red cell points at, at its first red stage k: in module k's own folder if one fails
-    there (stage k is where module k and its zoo models arrive, so what turned it red is k's), else the
-    lowest module; within the module a layering break or empty stage first, then a float-path failure
-    (int8 failures follow from it), then quantization's."""
+    """The failure a red cell points at, at its first red stage k: a layering break first (it is the cause
+    of what else fails there), then a failure in module k's own folder, else the lowest module's; within
+    those an empty stage, then a float-path failure (int8 failures follow from it), then quantization's."""
     at_stage = [f for f in failures if f["stage"] == first_red]
     if not at_stage:
         return None
+    layering = [f for f in at_stage if f["classification"] == LAYERING]
     own = [f for f in at_stage if f["module"] == first_red]
-    module = first_red if own else min((f["module"] for f in at_stage if f["module"] is not None), default=None)
-    candidates = [f for f in at_stage if f["module"] == module] or at_stage
+    lowest = min((f["module"] for f in at_stage if f["module"] is not None), default=None)
+    candidates = layering or own or [f for f in at_stage if f["module"] == lowest] or at_stage
     return min(candidates, key=lambda f: _PRIORITY[f["classification"]])
+
+
+def blamed_module(first_red: int, failure: dict) -> int | None:
+    """The module a red cell names: for a layering break the module that made it (the importer the guard
+    refused, the module that patched an earlier one); otherwise the first red stage's own module — stage
+    k is where module k and the zoo models it makes possible arrive, so what turned it red came with k,
+    even when the failing test lives in an earlier module's folder (a quantized conv bug fails module 03's
+    forward checks on the stage-09 CNN: module 09's promise is the one broken)."""
+    if failure["classification"] == LAYERING:
+        return layering_culprit(failure["reason"]) or failure["module"]
+    return first_red
 
 
 def _stale_reason(cell: dict, newest_commit: str | None) -> str | None:
@@ -154,10 +166,11 @@ def analyse_cell(cell: dict, current_commit: str | None = None) -> tuple[dict, l
     first = pick_points_at(first_red, failures)
     points_at = None
     if first is not None:
-        points_at = {
-            key: first[key] for key in ("module", "module_label", "file", "test_id", "classification", "reason")
-        }
+        points_at = {key: first[key] for key in ("file", "test_id", "classification", "reason")}
         points_at["stage"] = first_red
+        points_at["test_module"] = first["module"]
+        points_at["module"] = blamed_module(first_red, first)
+        points_at["module_label"] = module_label(points_at["module"])
     ran = {s["stage"] for s in stages}
     missing = [] if cell.get("skipped") else [k for k in range(1, LAST_STAGE + 1) if k not in ran]
     partial = bool(missing) or any(s.get("key") and "-m" in str(s["key"]) for s in stages)

@@ -15,6 +15,8 @@ An int8 record whose twin did not run at all (deselected) cannot prove the float
 
 from __future__ import annotations
 
+import re
+
 from regression.common import INT8_ONLY, LAYERING_MESSAGE, is_int8
 from tinytorch.registry import QUANTIZATION
 
@@ -47,3 +49,22 @@ def classify(record: dict, passed: set, ran: set) -> tuple[str, str]:
     if variant == "fp32":
         return REGARDLESS, "the fp32 model fails (no quantization involved)"
     return REGARDLESS, "a test without a model variant"
+
+
+_CULPRIT = re.compile(r"(?:imported by|new value defined in|first imported meanwhile:) (tinytorch(?:\.\w+)+)")
+
+
+def layering_culprit(message: str) -> int | None:
+    """The registry module to blame for a layering break: the one whose import statement the guard refused
+    ("imported by tinytorch.x"), or that defined the value patched into an earlier module ("new value
+    defined in tinytorch.x"); None when the message names no registry module (a test imported it)."""
+    from tinytorch.registry import by_import_path
+
+    for match in _CULPRIT.finditer(message or ""):
+        path = match.group(1)
+        while path:
+            spec = by_import_path(path)
+            if spec is not None:
+                return spec.number
+            path = path.rpartition(".")[0]
+    return None

@@ -117,3 +117,18 @@ def test_points_at_the_stage_own_module_then_layering_first():
 
 def test_stage_spans_compress_runs():
     assert stage_span([3, 5, 6, 7, 16]) == "03,05-07,16" and stage_span([9]) == "09"
+
+
+def test_a_layering_break_blames_the_module_that_made_it():
+    from regression.analysis import blamed_module
+    from regression.classify import layering_culprit
+
+    patch = "RegistryPatch: registry patch: tinytorch.core.layers.Module.load_state_dict was replaced at stage 03 "
+    patch += "(new value defined in tinytorch.optimization.quantization; first imported meanwhile: ...)"
+    refused = "LayeringError: import guard: tinytorch.core.spatial is module 09, not available at stage 03 "
+    refused += "(imported by tinytorch.optimization.quantized_layers (quantized_layers.py:12))"
+    assert layering_culprit(patch) == 16 and layering_culprit(refused) == 16  # a helper file of module 16
+    assert layering_culprit("LayeringError: ... (imported by test_mixed (test_mixed.py:14))") is None
+    layering = dict(failure("t.py::a", patch, stage=3, module=3), classification=LAYERING)
+    assert blamed_module(3, layering) == 16
+    assert blamed_module(9, failure("tests/modules/03_layers/t.py::a[cnn-int8]", "E: x", stage=9, module=3)) == 9
