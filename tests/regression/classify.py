@@ -58,13 +58,16 @@ def layering_culprit(message: str) -> int | None:
     """The registry module to blame for a layering break: the one whose import statement the guard refused
     ("imported by tinytorch.x"), or that defined the value patched into an earlier module ("new value
     defined in tinytorch.x"); None when the message names no registry module (a test imported it)."""
-    from tinytorch.registry import by_import_path
+    from tinytorch.registry import MODULES, by_import_path
 
     for match in _CULPRIT.finditer(message or ""):
         path = match.group(1)
-        while path:
-            spec = by_import_path(path)
-            if spec is not None:
-                return spec.number
-            path = path.rpartition(".")[0]
+        spec = by_import_path(path)
+        if spec is not None:
+            return spec.number
+        # A helper file of a package that holds one registry module is that module's (int8.py -> 16).
+        package = path.rpartition(".")[0]
+        owners = [m for m in MODULES if m.import_path.rpartition(".")[0] == package]
+        if len(owners) == 1:
+            return owners[0].number
     return None

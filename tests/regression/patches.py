@@ -98,7 +98,8 @@ class RegistrySnapshot:
                 if name.startswith("_") or not _watched(value):
                     continue
                 state[f"{spec.import_path}.{name}"] = (spec.number, value)
-                if inspect.isclass(value) and value.__module__ == spec.import_path:
+                # A class is walked once, under its own name: an alias (Layer = Module) is the same object.
+                if inspect.isclass(value) and value.__module__ == spec.import_path and value.__name__ == name:
                     for attr, member in list(vars(value).items()):
                         if attr not in _IGNORED and _watched(member):
                             state[f"{spec.import_path}.{name}.{attr}"] = (spec.number, member)

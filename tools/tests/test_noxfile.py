@@ -25,7 +25,18 @@ def nox(*args: str) -> str:
     return done.stdout
 
 
-ALL = ("lint", "tests", "regression", "signoff_cell", "coverage", "report", "bench", "signoff")
+ALL = (
+    "prerequisites",
+    "lint",
+    "tests",
+    "regression",
+    "signoff_cell",
+    "coverage",
+    "report",
+    "bench",
+    "signoff",
+    "bisect",
+)
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +61,8 @@ def test_every_session_has_a_one_line_description(listing):
     assert all(s["description"] and "\n" not in s["description"] for s in listing)
 
 
-def test_plain_nox_runs_lint_tests_regression_coverage_report():
+def test_plain_nox_runs_prerequisites_lint_tests_regression_coverage_report():
     selected = [line[2:].split(" ")[0] for line in nox("--list").splitlines() if line.startswith("* ")]
-    expected = ["lint", "tests"] + [f"regression({c.name})" for c in matrix.default_cells()] + ["coverage", "report"]
+    cells = [f"regression({c.name})" for c in matrix.default_cells()]
+    expected = ["prerequisites", "lint", "tests", *cells, "coverage", "report"]
     assert sorted(selected) == sorted(expected)
