@@ -114,7 +114,8 @@ def origin_of(excinfo, rootdir: str) -> str | None:
     root = os.path.abspath(rootdir) + os.sep
     inside = [(p, e) for p, e in entries if package and p.startswith(package)]
     base = os.path.dirname(package.rstrip(os.sep)) + os.sep if inside else root
-    chosen = (inside or [(p, e) for p, e in entries if p.startswith(root)] or [None])[-1]
+    own = [(p, e) for p, e in entries if p.startswith(root) and "site-packages" not in p]  # not pytest's
+    chosen = (inside or own or [None])[-1]
     if chosen is None:
         return None
     path, entry = chosen

@@ -302,6 +302,9 @@ class Tensor:
     def _compare(self, other, fn) -> Tensor:
         o = other.data if isinstance(other, Tensor) else other
         try:
+            # Checked first: NumPy < 1.25 answers `==`/`!=` of shapes that do not broadcast with a scalar
+            # False (and a DeprecationWarning) instead of raising.
+            np.broadcast_shapes(self.data.shape, np.shape(o))
             return Tensor(fn(self.data, o))
         except ValueError:
             raise _shape_error("compare", self.data, np.asarray(o)) from None
