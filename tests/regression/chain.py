@@ -69,6 +69,7 @@ EMPTY = "empty or uncollectable stage"
 LAYERING = "import/layering break"
 REGARDLESS = "broken regardless"
 STDERR_TAIL_LINES = 25
+PYTEST_USAGE_ERROR = 4  # pytest.ExitCode.USAGE_ERROR, without importing pytest into the chain process
 _TEST_DEF = re.compile(r"^\s*(?:async\s+)?def test|^\s*class Test", re.M)
 
 
@@ -538,13 +539,9 @@ def check_pytest_args(root: Path, pytest_args: list[str]) -> None:
             timeout=120,
             check=False,
         )
-    if done.returncode == int(pytest_usage_error_code()):
+    if done.returncode == PYTEST_USAGE_ERROR:
         reason = first_line(done.stderr.strip().splitlines()[-1] if done.stderr.strip() else done.stdout)
         raise UsageError(f"--pytest-args {shlex.join(pytest_args)}: pytest refuses them: {reason}")
-
-
-def pytest_usage_error_code() -> int:
-    return 4  # pytest.ExitCode.USAGE_ERROR, without importing pytest into the chain process
 
 
 def validate(args: argparse.Namespace) -> tuple[list[StagePlan], Context]:
