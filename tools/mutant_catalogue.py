@@ -8,8 +8,8 @@ A mutant is one or more exact substitutions (``old`` must occur exactly once in 
 is stale and the engine refuses to run it) plus:
 
 - ``expected_stage``: the first stage whose tests must go red — the lowest stage at which a check of the
-  broken promise runs on a model that exercises it (DESIGN.md: each promise is checked at the lowest
-  stage whose zoo model makes it possible). Zoo models by stage, in the target world: ``mlp`` from 03
+  broken promise runs on a model that exercises it (each promise is checked at the lowest stage whose
+  zoo model makes it possible: ``tests/regression/README.md``). Zoo models by stage, in the target world: ``mlp`` from 03
   (variants ``fp32``, ``int8`` weight-only per channel, ``int8static`` calibrated static activations,
   ``int8tensor`` per tensor), ``cnn``/``resnet`` from 09 (with strided and unpadded convolutions),
   ``attention`` from 12, tied ``gpt`` and ``multimodal`` from 13. Checks: outputs, ``state_dict``
@@ -18,7 +18,7 @@ is stale and the engine refuses to run it) plus:
 - ``expected_module``: the module the report names — the first red stage's own module (stage k is where
   module k and its zoo models arrive: a module-03 zoo test failing on the stage-09 cnn names 09, whose
   promise broke). For an import/layering break it is the module that did the patching.
-- ``expected_classification``: one of the four names below (DESIGN.md "Classification"): a failure in
+- ``expected_classification``: one of the four names below (``tests/regression/classify.py``): a failure in
   ``tests/modules/16_quantization`` or an int8 variant failing while its fp32 twin passes (or an int8-only
   test by design) is *broken by quantization*; an fp32 failure or a test with no variant outside 16 is
   *broken regardless*; a registry class/function changed by another module is an *import/layering break*.

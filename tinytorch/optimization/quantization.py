@@ -1,6 +1,6 @@
 """Module 16 — quantization: real INT8 weights (1 byte each), < 1 % output error, no silent data loss.
 
-Public API (see ``contract.md``):
+Public API (the import paths listed in the README):
 
 - ``quantize_int8`` / ``dequantize_int8``: the codec (``int8.py``);
 - ``QuantizedLinear`` / ``QuantizedConv2D``: int8 layers (``quantized_layers.py``), forward through
