@@ -10,8 +10,8 @@ is stale and the engine refuses to run it) plus:
 - ``expected_stage``: the first stage whose tests must go red — the lowest stage at which a check of the
   broken promise runs on a model that exercises it (each promise is checked at the lowest stage whose
   zoo model makes it possible: ``tests/regression/README.md``). Zoo models by stage, in the target
-  world: ``mlp`` from 03 (variants ``fp32``, ``int8`` weight-only per channel, ``int8static`` calibrated static activations,
-  ``int8tensor`` per tensor), ``cnn``/``resnet`` from 09 (with strided and unpadded convolutions),
+  world: ``mlp`` from 03 (variants ``fp32``, ``int8`` weight-only per channel, ``int8static`` calibrated
+  static activations, ``int8tensor`` per tensor), ``cnn``/``resnet`` from 09 (with strided and unpadded convolutions),
   ``attention`` from 12, tied ``gpt`` and ``multimodal`` from 13. Checks: outputs, ``state_dict``
   completeness and a different-seed load at 03; gradients int8 vs fp32 at 05; int8 buffers frozen at 06;
   checkpoints into a fresh different-seed model at 07; ties at 13; profiler counts and bytes at 14.
