@@ -21,6 +21,10 @@ def test_a_signoff_environment_does_not_reach_the_tests():
     here = f"{Path(__file__).relative_to(REPO)}::test_no_outer_run_setting_is_visible"
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", here],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=120,
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0, done.stdout + done.stderr
