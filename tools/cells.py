@@ -130,6 +130,22 @@ def report_args(root: Path) -> list[str]:
     return args
 
 
+def missed_bench_rows(bench: Path) -> list[str]:
+    """One reason per benchmark row off its target, with value and target; a damaged file is one reason."""
+    if not bench.is_file():
+        return []
+    try:
+        rows = json.loads(bench.read_text(encoding="utf-8"))["rows"]
+        return [
+            f"bench missed: {row['suite']}: {row['figure']} = {float(row['value']):.4g} {row['unit']} "
+            f"(target {row['target']})"
+            for row in rows
+            if not row["ok"]
+        ]
+    except (ValueError, KeyError, TypeError) as error:
+        return [f"{bench} cannot be read ({type(error).__name__}: {error}): rerun `nox -s bench`"]
+
+
 def signoff_verdict(root: Path, nox_report: Path, missing_pythons: list[str]) -> list[str]:
     """Reasons for NO-GO (empty list = GO) from the inner nox run's ``--report`` and the report's JSON.
 
@@ -152,6 +168,8 @@ def signoff_verdict(root: Path, nox_report: Path, missing_pythons: list[str]) ->
         if entry["result"] != "success":
             name = entry["name"] + (f"({entry['args']})" if entry.get("args") else "")
             reasons.append(f"session {name} {entry['result']}" + (f": {reason}" if reason else ""))
+    if any(entry["name"] == "bench" and entry["result"] != "success" for entry in sessions):
+        reasons += missed_bench_rows(root / "bench.json")
     regression = root / "regression.json"
     if not regression.is_file():
         reasons.append(f"no regression report at {regression}")

@@ -133,3 +133,37 @@ def test_editable_install_is_current_only_if_it_points_here_and_is_newer_than_py
     finder.write_text("MAPPING: dict[str, str] = {'tinytorch': '/elsewhere/tinytorch'}\n")
     os.utime(finder, (finder.stat().st_mtime + 20,) * 2)
     assert not cells.editable_is_current(venv, repo)  # installed from another checkout
+
+
+def test_a_failed_bench_names_each_missed_row_with_its_value_and_target(tmp_path):
+    report = signoff_tree(tmp_path, session_results={"bench": ("failed", "exit code 1")})
+    rows = [
+        {
+            "suite": "generation",
+            "figure": "KV-cache speed-up",
+            "value": 2.9189,
+            "unit": "x",
+            "target": ">= 3 x",
+            "ok": False,
+        },
+        {
+            "suite": "spatial",
+            "figure": "Conv2D fwd+bwd",
+            "value": 20.6,
+            "unit": "ms",
+            "target": "<= 100 ms",
+            "ok": True,
+        },
+    ]
+    (tmp_path / "bench.json").write_text(json.dumps({"environment": {}, "rows": rows}))
+    reasons = cells.signoff_verdict(tmp_path, report, [])
+    assert "bench missed: generation: KV-cache speed-up = 2.919 x (target >= 3 x)" in reasons, reasons
+    assert not any("Conv2D" in reason for reason in reasons)
+
+
+@pytest.mark.parametrize("content", ["{not json", '{"rows": 3}', '{"rows": [{"figure": 1}]}'])
+def test_an_unreadable_bench_file_is_a_reason_not_a_crash(tmp_path, content):
+    report = signoff_tree(tmp_path, session_results={"bench": ("failed", "exit code 1")})
+    (tmp_path / "bench.json").write_text(content)
+    reasons = cells.signoff_verdict(tmp_path, report, [])
+    assert any("bench.json" in reason and "cannot be read" in reason for reason in reasons), reasons
