@@ -286,11 +286,17 @@ def test_the_next_save_removes_a_dead_writers_temporaries_and_keeps_live_ones(tm
         sleeper.wait()
 
 
-def _saver(path: Path, fill: float, ready: int) -> None:
-    """In a forked child: save a 2 MiB model filled with ``fill`` to ``path`` until killed."""
-    model = Sequential(*[Linear(256, 256) for _ in range(8)])
+def _filled_model(fill: float) -> Sequential:
+    """A 260 KiB model (one save ≈ 8 ms here, mostly the fsyncs) with every value ``fill``."""
+    model = Sequential(*[Linear(128, 128) for _ in range(4)])
     for _, t in model.named_tensors():
         t.data[...] = fill
+    return model
+
+
+def _saver(path: Path, fill: float, ready: int) -> None:
+    """In a forked child: save a model filled with ``fill`` to ``path`` until killed."""
+    model = _filled_model(fill)
     os.write(ready, b"r")
     while True:
         save_checkpoint(model, path)
@@ -300,9 +306,7 @@ def _saver(path: Path, fill: float, ready: int) -> None:
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="SIGKILL of a forked saver needs POSIX")
 def test_sigkilled_saves_keep_the_checkpoint_whole_and_the_next_save_cleans_up(tmp_path):
     path = tmp_path / "ckpt.npz"
-    model = Sequential(*[Linear(256, 256) for _ in range(8)])
-    for _, t in model.named_tensors():
-        t.data[...] = -1.0
+    model = _filled_model(-1.0)
     save_checkpoint(model, path)
     rng = np.random.default_rng(0)
     orphans_seen, previous = 0, -1.0
@@ -318,7 +322,7 @@ def test_sigkilled_saves_keep_the_checkpoint_whole_and_the_next_save_cleans_up(t
         os.close(write_end)
         assert os.read(read_end, 1) == b"r"
         os.close(read_end)
-        time.sleep(float(rng.uniform(0.0, 0.06)))
+        time.sleep(float(rng.uniform(0.0, 0.02)))  # 0-2.5 saves: most kills land mid-save
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
         load_checkpoint(model, path)  # always a whole checkpoint: the previous one or a complete new one
