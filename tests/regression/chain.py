@@ -38,12 +38,13 @@ import tempfile  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
 from collections import Counter  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
+from dataclasses import dataclass, field  # noqa: E402
 
 from regression.common import (  # noqa: E402
     ENV_CELL,
     ENV_RECORDS,
     ENV_STAGE,
+    ENV_TRACE_AFTER,
     FAIL_OUTCOMES,
     LAYERING_MESSAGE,
     SCHEMA,
@@ -69,6 +70,7 @@ EMPTY = "empty or uncollectable stage"
 LAYERING = "import/layering break"
 REGARDLESS = "broken regardless"
 STDERR_TAIL_LINES = 25
+PYCACHE = ".pycache"  # under --out: the stage processes' PYTHONPYCACHEPREFIX
 PYTEST_USAGE_ERROR = 4  # pytest.ExitCode.USAGE_ERROR, without importing pytest into the chain process
 _TEST_DEF = re.compile(r"^\s*(?:async\s+)?def test|^\s*class Test", re.M)
 
@@ -100,6 +102,7 @@ class Context:
     timeout: float
     autoload: bool
     pytest_args: list
+    traced_after: dict = field(default_factory=dict)  # stage key -> the run stage below it (trace_once.py)
 
 
 # --------------------------------------------------------------------------------------------- planning
@@ -207,7 +210,10 @@ def build_command(ctx: Context, stage_plan: StagePlan, folders: list[str]) -> li
         # build_env through coverage.toml's `context`), so the HTML says which tests ran a line, where.
         if not ctx.autoload:
             command += ["-p", "pytest_cov.plugin"]
-        command += ["--cov", f"--cov-config={ctx.rcfile}", "--cov-context=test", "--cov-report="]
+        # Each case is traced once per cell, at the stage where it is new (trace_once.py); that plugin also
+        # sets the per-test contexts (`--cov-context=test`'s labels) on top of the cell@stage static one.
+        command += ["-p", "regression.trace_once"]
+        command += ["--cov", f"--cov-config={ctx.rcfile}", "--cov-report="]
     # --tb=line: the records carry each failure's message; full tracebacks cost ~30 % of a red stage's time.
     command += ["-q", "--tb=line", "--continue-on-collection-errors", f"--rootdir={ctx.root}", *ctx.pytest_args]
     return command
@@ -217,9 +223,14 @@ def build_env(ctx: Context, stage_plan: StagePlan, records: Path) -> dict:
     env = dict(os.environ)
     env.update({ENV_STAGE: str(stage_plan.stage), ENV_CELL: ctx.cell, ENV_RECORDS: str(records)})
     env.setdefault("PYTHONHASHSEED", "0")
+    # Bytecode once per cell, not per stage: compiled tinytorch and pytest's rewritten test modules go to
+    # the cell's own cache (never into the checkout), whatever the caller's PYTHONDONTWRITEBYTECODE says.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = str(ctx.out / PYCACHE)
     if ctx.coverage:
         env["COVERAGE_FILE"] = str(coverage_file(ctx, stage_plan))
         env["TINYTORCH_COVERAGE_CONTEXT"] = coverage_context(ctx, stage_plan)
+        env[ENV_TRACE_AFTER] = str(ctx.traced_after.get(stage_plan.key, 0))
     # Stages already run in parallel, and the test arrays are tiny: BLAS threads only oversubscribe the
     # cores (measured here: 33 s -> 24 s for the whole chain on 2 cores).
     for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -579,8 +590,16 @@ def validate(args: argparse.Namespace) -> tuple[list[StagePlan], Context]:
         timeout=args.timeout,
         autoload=args.plugin_autoload,
         pytest_args=list(args.pytest_args),
+        traced_after=traced_after(plans),
     )
     return plans, ctx
+
+
+def traced_after(plans: list[StagePlan]) -> dict[str, int]:
+    """Per stage, the stage run just below it in this cell (0 for the lowest): a case new above that stage
+    is traced there. With every stage run it is k-1; with ``--stages 9`` alone it is 0 (trace everything)."""
+    ordered = sorted(plans, key=lambda p: p.stage)
+    return {p.key: (ordered[i - 1].stage if i else 0) for i, p in enumerate(ordered)}
 
 
 def main(argv: list[str] | None = None) -> int:

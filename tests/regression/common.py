@@ -22,6 +22,7 @@ SCHEMA = 1
 ENV_STAGE = "TINYTORCH_STAGE"  # also read by tests/zoo.py
 ENV_CELL = "TINYTORCH_CELL"
 ENV_RECORDS = "TINYTORCH_RECORDS"
+ENV_TRACE_AFTER = "TINYTORCH_TRACE_AFTER"  # trace_once.py: cases new above this stage are traced
 
 # Model variants of the zoo: the float model and its int8 twins (weight-only per-channel "int8", the default
 # twin; "int8static" with calibrated static activation ranges; "int8tensor" with one scale per tensor).

@@ -156,9 +156,13 @@ def test_coverage_runs_each_stage_with_its_own_data_file_and_context(tmp_path):
     )
     stage = chain.StagePlan(9, tuple(range(1, 10)))
     command = chain.build_command(ctx, stage, ["tests/modules/01_tensor"])
-    assert "--cov-context=test" in command and f"--cov-config={tmp_path / 'coverage.toml'}" in command
-    assert command[command.index("--cov-context=test") - 1] == "--cov" or "--cov" in command
+    assert "--cov" in command and f"--cov-config={tmp_path / 'coverage.toml'}" in command
+    # trace_once.py sets the per-test contexts: pytest-cov must not switch them too
+    assert "regression.trace_once" in command and "--cov-context=test" not in command
+    ctx.traced_after = chain.traced_after([chain.StagePlan(k, tuple(range(1, k + 1))) for k in (3, 9)])
     env = chain.build_env(ctx, stage, tmp_path / "r.jsonl")
+    assert env["TINYTORCH_TRACE_AFTER"] == "3"  # stage 09 traces what is new above the stage run before it
+    assert env["PYTHONPYCACHEPREFIX"] == str(tmp_path / ".pycache") and "PYTHONDONTWRITEBYTECODE" not in env
     assert env["COVERAGE_FILE"] == str(tmp_path / "coverage" / ".coverage.py3.12-np2.2.09")
     assert env["TINYTORCH_COVERAGE_CONTEXT"] == "py3.12-np2.2@stage09"
     assert command[-1] == "-x" and "regression.guard" in command and "regression.records" in command
