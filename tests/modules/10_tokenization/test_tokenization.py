@@ -19,7 +19,7 @@ ALPHABET = sorted(set("".join(CORPUS)))
 UNKNOWN = "?Z€é"  # characters absent from CORPUS
 
 # derandomize: hypothesis draws the same examples every run; database=None: it writes no files.
-PROPERTY = settings(max_examples=50, deadline=None, derandomize=True, database=None)
+PROPERTY = settings(max_examples=50, deadline=None, derandomize=True, database=None, print_blob=True)
 KNOWN_TEXT = st.text(alphabet=ALPHABET, max_size=40)
 ANY_TEXT = st.text(alphabet=ALPHABET + list(UNKNOWN), max_size=40)
 

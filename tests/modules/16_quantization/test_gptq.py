@@ -72,7 +72,7 @@ def layer_inputs(model: Module, layer: Module, batches) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- one matrix
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=25, deadline=None, derandomize=True, database=None, print_blob=True)  # same examples every run
 @given(st.integers(0, 10_000), st.integers(1, 9), st.integers(2, 40), st.integers(1, 60))
 def test_gptq_codes_never_worse_than_nearest_on_its_hessian(seed, out, cols, rows):
     rng = np.random.default_rng(seed)

@@ -168,7 +168,7 @@ def test_no_runtime_warning_at_the_float32_limits():
 finite_floats = st.floats(allow_nan=False, allow_infinity=False, width=32)  # the whole float32 range
 
 
-@settings(max_examples=50, deadline=None, derandomize=True, database=None)
+@settings(max_examples=50, deadline=None, derandomize=True, database=None, print_blob=True)
 @given(
     x=hnp.arrays(np.float32, hnp.array_shapes(min_dims=1, max_dims=3, max_side=6), elements=finite_floats),
     symmetric=st.booleans(),
