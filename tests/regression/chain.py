@@ -1,16 +1,19 @@
-"""The stage runner: stage k = a fresh interpreter running the tests of modules 01..k under the import guard.
+"""The stage runner CLI: stage k = a fresh interpreter running the tests of modules 01..k under the import guard.
 
     python tests/regression/chain.py --cell CELL --out reports/cells/CELL
         [--stages 1-16 | --upto K] [--module N] [--jobs N] [--coverage [--rcfile coverage.toml]]
+        [--first-red] [--reuse any|same-commit|none | --no-reuse] [--store PATH]
         [--import-from auto|installed|checkout] [--timeout S] [--plugin-autoload]
         [--pytest-args ARGS...]                        # must come last: everything after it goes to pytest
     python tests/regression/chain.py --cell CELL --out DIR --skipped "REASON"   # record a cell that could not run
 
-Run by the cell's interpreter (the venv that has tinytorch and NumPy installed). Writes ``DIR/records.jsonl``
-(every test record of every stage, see records.py), ``DIR/stages.json`` (per stage counts, exit code,
-guard violations, the problems that make it red, stderr tail), ``DIR/logs/stage_KK.log`` (full pytest
-output) and with ``--coverage`` ``DIR/coverage/.coverage.<cell>.<KK>`` (context ``<cell>@stageKK``).
-Exit status 0 iff every stage run is green; 2 for bad arguments. See README.md.
+Run by the cell's interpreter (the venv that has tinytorch and NumPy installed). Writes ``DIR/stages.json``
+(the cell and per stage its verdict, see stage.py), the records file it names (every test record of
+every stage, see records.py), ``DIR/logs/stage_KK.log`` (full pytest output) and with ``--coverage``
+``DIR/coverage/.coverage.<cell>.<KK>``. The pieces: stage.py (one stage and its verdict), scheduler.py
+(parallel stages, ``--first-red``), reuse.py + stage_store.py (never re-run a stage whose inputs did not
+change), publish.py (the result made whole at once). Exit status 0 iff no stage run is red; 2 for bad
+arguments; 130/143 when interrupted. See tests/regression/README.md.
 """
 
 from __future__ import annotations
@@ -24,95 +27,37 @@ if __package__ in (None, ""):  # run as a script: `regression` lives in tests/, 
     sys.path.append(str(_HERE.parents[1]))  # after site-packages: an installed tinytorch wins
 
 import argparse  # noqa: E402
-import concurrent.futures as futures  # noqa: E402
-import datetime as dt  # noqa: E402
 import importlib.util  # noqa: E402
 import math  # noqa: E402
 import os  # noqa: E402
-import platform  # noqa: E402
-import re  # noqa: E402
 import shlex  # noqa: E402
 import shutil  # noqa: E402
 import subprocess  # noqa: E402
 import tempfile  # noqa: E402
-import threading  # noqa: E402
 import time  # noqa: E402
-from collections import Counter  # noqa: E402
-from dataclasses import dataclass, field  # noqa: E402
 
-from regression.common import (  # noqa: E402
-    ENV_CELL,
-    ENV_RECORDS,
-    ENV_STAGE,
-    ENV_TRACE_AFTER,
-    FAIL_OUTCOMES,
-    LAYERING_MESSAGE,
-    SCHEMA,
-    first_line,
-    git_head,
-    module_of,
-    parse_stages,
-    read_jsonl,
-    safe_name,
-    spec,
-    unwritable_folder,
-    violation_text,
-    write_json,
-    write_jsonl,
+from regression.common import first_line, git_head, parse_stages, read_jsonl, unwritable_folder  # noqa: E402
+from regression.progress import ENV_PROGRESS, Progress  # noqa: E402, F401  (re-exported for the tests)
+from regression.publish import cell_header, drop_stale_coverage, make_work_folder, publish, write_skipped  # noqa: E402
+from regression.reuse import REUSE_MODES, Reuse  # noqa: E402
+from regression.scheduler import Interrupted, install_signal_handlers, run_chain  # noqa: E402
+from regression.stage import (  # noqa: E402, F401  (re-exported: the chain's tests and tools use them)
+    ENTRY,
+    Context,
+    StagePlan,
+    build_command,
+    build_env,
+    judge_stage,
+    plan,
+    run_stage,
 )
-from tinytorch.registry import LAST_STAGE, MODULES  # noqa: E402
+from regression.stage_store import Hashes, StageStore  # noqa: E402
+from tinytorch.registry import LAST_STAGE  # noqa: E402
 
 TESTS_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_ROOT = TESTS_DIR.parent
-ENTRY = Path(__file__).resolve().parent / "pytest_entry.py"
-
-EMPTY = "empty or uncollectable stage"
-LAYERING = "import/layering break"
-REGARDLESS = "broken regardless"
-STDERR_TAIL_LINES = 25
-PYCACHE = ".pycache"  # under --out: the stage processes' PYTHONPYCACHEPREFIX
 PYTEST_USAGE_ERROR = 4  # pytest.ExitCode.USAGE_ERROR, without importing pytest into the chain process
-_TEST_DEF = re.compile(r"^\s*(?:async\s+)?def test|^\s*class Test", re.M)
-
-
-@dataclass(frozen=True)
-class StagePlan:
-    stage: int
-    modules: tuple[int, ...]  # whose test folders run
-    only_module: int | None = None  # --module N
-
-    @property
-    def key(self) -> str:
-        return f"{self.stage:02d}" if self.only_module is None else f"{self.stage:02d}-m{self.only_module:02d}"
-
-    @property
-    def label(self) -> str:
-        text = f"stage {self.stage:02d} {spec(self.stage).name}"
-        return text if self.only_module is None else f"{text} (module {spec(self.only_module).tag} only)"
-
-
-@dataclass
-class Context:
-    cell: str
-    out: Path
-    root: Path
-    coverage: bool
-    rcfile: Path
-    import_from: str
-    timeout: float
-    autoload: bool
-    pytest_args: list
-    traced_after: dict = field(default_factory=dict)  # stage key -> the run stage below it (trace_once.py)
-
-
-# --------------------------------------------------------------------------------------------- planning
-def plan(stages: list[int], module: int | None) -> list[StagePlan]:
-    if module is None:
-        return [StagePlan(k, tuple(m.number for m in MODULES if m.number <= k)) for k in stages]
-    early = [k for k in stages if k < module]
-    if early:
-        raise ValueError(f"--module {module}: its tests cannot run at stage(s) {early} before the module exists")
-    return [StagePlan(k, (module,), module) for k in stages]
+summarize = judge_stage  # the old name
 
 
 class UsageError(ValueError):
@@ -152,367 +97,24 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="let pytest load every installed plugin (default: only pytest-timeout, for a fast start)",
     )
+    parser.add_argument(
+        "--first-red",
+        action="store_true",
+        help="stop the cell at its first red stage: stages run in ascending order, those above it are cancelled",
+    )
+    parser.add_argument(
+        "--reuse",
+        choices=REUSE_MODES,
+        default="any",
+        help="reuse stored stage results whose inputs are identical: any (default), same-commit (only results "
+        "recorded at this commit), none",
+    )
+    parser.add_argument("--no-reuse", dest="reuse", action="store_const", const="none", help="= --reuse none")
+    parser.add_argument("--store", type=Path, default=None, help="stage result store (default: ROOT/.regression-cache)")
     parser.add_argument("--skipped", metavar="REASON", help="record this cell as skipped with REASON; run nothing")
     parser.add_argument("--check-only", action="store_true", help="validate the arguments, touch nothing, exit 0/2")
     parser.add_argument("--pytest-args", nargs=argparse.REMAINDER, default=[], help="extra pytest arguments (last)")
     return parser.parse_args(argv)
-
-
-# --------------------------------------------------------------------------------------------- one stage
-def stage_folders(ctx: Context, stage_plan: StagePlan) -> list[tuple[int, Path]]:
-    return [(n, ctx.root / spec(n).test_folder) for n in stage_plan.modules]
-
-
-def test_like_files(folder: Path, root: Path) -> list[str]:
-    """Python files in a test folder that define tests (``def test…`` / ``class Test…``), relative to root."""
-    found = []
-    for path in sorted(folder.rglob("*.py")):
-        if path.name in ("conftest.py", "__init__.py"):
-            continue
-        if _TEST_DEF.search(path.read_text(encoding="utf-8", errors="replace")):
-            found.append(path.relative_to(root).as_posix())
-    return found
-
-
-def uncollected_files(candidates: list[str], records: list[dict], pytest_args: list[str]) -> list[dict]:
-    """Files that define tests but from which pytest collected nothing (e.g. a name not matching test_*.py)."""
-    if any(arg.startswith(("-k", "-m", "--deselect", "--lf", "--last-failed")) for arg in pytest_args):
-        return []  # a selection on purpose: not collecting a file is expected
-    seen = {r.get("file") for r in records}
-    return [
-        {
-            "classification": EMPTY,
-            "test_id": rel,
-            "message": f"{rel} defines tests but pytest collected none of them "
-            f"(is it named test_*.py? rename it test_{Path(rel).name})",
-        }
-        for rel in candidates
-        if rel not in seen
-    ]
-
-
-def coverage_file(ctx: Context, stage_plan: StagePlan) -> Path:
-    return ctx.out / "coverage" / f".coverage.{safe_name(ctx.cell)}.{stage_plan.key}"
-
-
-def coverage_context(ctx: Context, stage_plan: StagePlan) -> str:
-    """The static coverage context of a stage run; pytest-cov appends ``|<test id>|<phase>`` per test."""
-    return f"{ctx.cell}@stage{stage_plan.key}"
-
-
-def build_command(ctx: Context, stage_plan: StagePlan, folders: list[str]) -> list[str]:
-    command = [sys.executable, str(ENTRY), *folders]
-    command += ["-p", "regression.guard", "-p", "regression.records", "-p", "no:cacheprovider"]
-    if not ctx.autoload and importlib.util.find_spec("pytest_timeout") is not None:
-        command += ["-p", "pytest_timeout"]  # pyproject sets `timeout`; --strict-config needs the plugin
-    if ctx.coverage:
-        # pytest-cov, with each test as a dynamic context on top of the cell@stage static one (set in
-        # build_env through coverage.toml's `context`), so the HTML says which tests ran a line, where.
-        if not ctx.autoload:
-            command += ["-p", "pytest_cov.plugin"]
-        # Each case is traced once per cell, at the stage where it is new (trace_once.py); that plugin also
-        # sets the per-test contexts (`--cov-context=test`'s labels) on top of the cell@stage static one.
-        command += ["-p", "regression.trace_once"]
-        command += ["--cov", f"--cov-config={ctx.rcfile}", "--cov-report="]
-    # --tb=line: the records carry each failure's message; full tracebacks cost ~30 % of a red stage's time.
-    command += ["-q", "--tb=line", "--continue-on-collection-errors", f"--rootdir={ctx.root}", *ctx.pytest_args]
-    return command
-
-
-def build_env(ctx: Context, stage_plan: StagePlan, records: Path) -> dict:
-    env = dict(os.environ)
-    env.update({ENV_STAGE: str(stage_plan.stage), ENV_CELL: ctx.cell, ENV_RECORDS: str(records)})
-    env.setdefault("PYTHONHASHSEED", "0")
-    # Bytecode once per cell, not per stage: compiled tinytorch and pytest's rewritten test modules go to
-    # the cell's own cache (never into the checkout), whatever the caller's PYTHONDONTWRITEBYTECODE says.
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    env["PYTHONPYCACHEPREFIX"] = str(ctx.out / PYCACHE)
-    if ctx.coverage:
-        env["COVERAGE_FILE"] = str(coverage_file(ctx, stage_plan))
-        env["TINYTORCH_COVERAGE_CONTEXT"] = coverage_context(ctx, stage_plan)
-        env[ENV_TRACE_AFTER] = str(ctx.traced_after.get(stage_plan.key, 0))
-    # Stages already run in parallel, and the test arrays are tiny: BLAS threads only oversubscribe the
-    # cores (measured here: 33 s -> 24 s for the whole chain on 2 cores).
-    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        env.setdefault(name, "1")
-    if not ctx.autoload:
-        env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
-    if ctx.import_from == "checkout":
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ctx.root), env.get("PYTHONPATH", "")]))
-    return env
-
-
-def run_stage(ctx: Context, stage_plan: StagePlan) -> dict:
-    started = time.perf_counter()
-    records_path = ctx.out / "records" / f"stage_{stage_plan.key}.jsonl"
-    log_path = ctx.out / "logs" / f"stage_{stage_plan.key}.log"
-    records_path.unlink(missing_ok=True)
-    problems: list[dict] = []
-    existing, candidates = [], []
-    for number, folder in stage_folders(ctx, stage_plan):
-        rel = folder.relative_to(ctx.root).as_posix()
-        if folder.is_dir():
-            existing.append(rel)
-            candidates += [(number, f) for f in test_like_files(folder, ctx.root)]
-        else:
-            problems.append(
-                {"classification": EMPTY, "module": number, "test_id": rel, "message": f"{rel} does not exist"}
-            )
-    exit_code, timed_out, output = None, False, ""
-    if existing:
-        exit_code, timed_out, output = _run_pytest(ctx, stage_plan, existing, records_path)
-    log_path.write_text(output, encoding="utf-8")
-    records = list(read_jsonl(records_path)) if records_path.exists() else []
-    if records:  # without records pytest never ran properly: that problem is reported instead
-        for number, rel in candidates:
-            problems += [dict(p, module=number) for p in uncollected_files([rel], records, ctx.pytest_args)]
-    result = summarize(stage_plan, records, problems, exit_code, timed_out, output, ctx)
-    result["seconds"] = round(time.perf_counter() - started, 2)
-    result["log"] = log_path.relative_to(ctx.out).as_posix()
-    result["records_file"] = records_path
-    return result
-
-
-def _run_pytest(ctx: Context, stage_plan: StagePlan, folders: list[str], records: Path):
-    if ctx.coverage:
-        for stale in (ctx.out / "coverage").glob(f".coverage.{safe_name(ctx.cell)}.{stage_plan.key}*"):
-            stale.unlink()
-    command = build_command(ctx, stage_plan, folders)
-    env = build_env(ctx, stage_plan, records)
-    try:
-        done = subprocess.run(
-            command,
-            cwd=ctx.root,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            timeout=ctx.timeout,
-            check=False,
-        )
-        return done.returncode, False, _decode(done.stdout)
-    except subprocess.TimeoutExpired as expired:
-        return -9, True, _decode(expired.stdout or b"") + f"\n[chain] killed after {ctx.timeout:.0f} s\n"
-
-
-def _decode(data: bytes) -> str:
-    return data.decode("utf-8", errors="replace")
-
-
-def summarize(stage_plan, records, problems, exit_code, timed_out, output, ctx) -> dict:
-    """Counts and the problems that make the stage red, from the stage's records and exit code."""
-    tests = [r for r in records if r.get("kind") == "test"]
-    collect_errors = [r for r in records if r.get("kind") == "collect_error"]
-    sessions = [r for r in records if r.get("kind") == "session"]
-    session = sessions[-1] if sessions else {}
-    outcomes = Counter(r["outcome"] for r in tests)
-    per_module = session.get("collected_per_module", {})
-    failing_modules = {r.get("module") for r in collect_errors}
-    for number in stage_plan.modules:
-        rel = spec(number).test_folder
-        if (ctx.root / rel).is_dir() and session and not per_module.get(spec(number).tag):
-            if number not in failing_modules:
-                problems.append(
-                    {
-                        "classification": EMPTY,
-                        "module": number,
-                        "test_id": rel,
-                        "message": f"{rel} collected no tests (test files must be named test_*.py)",
-                    }
-                )
-    violations = session.get("guard_violations", [])
-    explained = {r["test_id"] for r in tests + collect_errors if r.get("guard_violations")}
-    for violation in violations:
-        if violation.get("nodeid") not in explained:
-            problems.append(
-                {
-                    "classification": LAYERING,
-                    "module": module_of(violation.get("nodeid") or "") or stage_plan.stage,
-                    "test_id": violation.get("nodeid") or f"<stage {stage_plan.key} startup>",
-                    "message": violation_text(violation),
-                }
-            )
-    failing = sum(1 for r in tests if r["outcome"] in FAIL_OUTCOMES) + len(collect_errors)
-    if timed_out:
-        problems.append(
-            {
-                "classification": REGARDLESS,
-                "module": stage_plan.stage,
-                "test_id": f"<stage {stage_plan.key}>",
-                "message": f"stage killed after {ctx.timeout:.0f} s (raise --timeout or find the hanging test)",
-            }
-        )
-    elif exit_code not in (None, 0) and not failing and not problems:
-        reason = _last_meaningful_line(output)
-        problems.append(
-            {
-                # e.g. a conftest importing a later module: pytest stops before any test ran
-                "classification": LAYERING if LAYERING_MESSAGE.search(reason) else EMPTY,
-                "module": stage_plan.stage,
-                "test_id": f"<stage {stage_plan.key}>",
-                "message": f"pytest exited with code {exit_code}: {reason}",
-            }
-        )
-    collected = session.get("collected", 0)
-    red = bool(problems or failing or exit_code not in (0,) or collected == 0)
-    if collected == 0 and not problems and not failing:
-        problems.append(
-            {
-                "classification": EMPTY,
-                "module": stage_plan.stage,
-                "test_id": f"<stage {stage_plan.key}>",
-                "message": "the stage collected no tests",
-            }
-        )
-    return {
-        "stage": stage_plan.stage,
-        "key": stage_plan.key,
-        "name": spec(stage_plan.stage).name,
-        "modules": list(stage_plan.modules),
-        "only_module": stage_plan.only_module,
-        "collected": collected,
-        "collected_per_module": per_module,
-        "passed": outcomes["passed"] + outcomes["xpassed"],
-        "failed": outcomes["failed"],
-        "errors": outcomes["error"],
-        "collect_errors": len(collect_errors),
-        "skipped": outcomes["skipped"],
-        "xfailed": outcomes["xfailed"],
-        "exit_code": exit_code,
-        "timed_out": timed_out,
-        "guard_violations": violations,
-        "problems": problems,
-        "red": red,
-        "python": session.get("python"),
-        "numpy": session.get("numpy"),
-        "tinytorch_file": session.get("tinytorch_file"),
-        "stderr_tail": "\n".join(output.splitlines()[-STDERR_TAIL_LINES:]),
-    }
-
-
-def _last_meaningful_line(output: str) -> str:
-    lines = [line.strip() for line in output.splitlines() if line.strip()]
-    errors = [line for line in lines if "Error" in line or line.startswith("E ")]
-    return first_line((errors or lines or ["no output"])[-1])
-
-
-# --------------------------------------------------------------------------------------------- the chain
-ENV_PROGRESS = "TINYTORCH_PROGRESS"  # "3/10": this cell's place in the whole run (set by the noxfile)
-
-
-class Progress:
-    """Live lines on stderr: one per finished stage (where the whole run is, elapsed, an estimate of what
-    is left in this cell), plus a heartbeat naming what is still running."""
-
-    def __init__(self, cell: str, plans: list[StagePlan]):
-        self.cell, self.total, self.done = cell, len(plans), 0
-        place = os.environ.get(ENV_PROGRESS, "").strip()
-        self.prefix = f"cell {place} {cell}" if re.fullmatch(r"\d+/\d+", place) else cell
-        # Stage k re-runs the tests of modules 01..k: its cost grows with the folders it runs.
-        self.weights = {p.key: len(p.modules) for p in plans}
-        self.weight_done = 0
-        self.started = time.perf_counter()
-        self.lock = threading.Lock()
-
-    def elapsed(self) -> float:
-        return time.perf_counter() - self.started
-
-    def left(self) -> str:
-        total = sum(self.weights.values())
-        if not self.weight_done or self.weight_done >= total:
-            return ""
-        return f", ~{self.elapsed() * (total - self.weight_done) / self.weight_done:.0f} s left"
-
-    def say(self, text: str) -> None:
-        with self.lock:
-            print(f"[{self.prefix}] {text}", file=sys.stderr, flush=True)
-
-    def finished(self, stage_plan: StagePlan, result: dict) -> None:
-        self.done += 1
-        self.weight_done += self.weights.get(stage_plan.key, 1)
-        verdict = "RED" if result["red"] else "ok "
-        failed = result["failed"] + result["errors"] + result["collect_errors"]
-        line = (
-            f"{stage_plan.label:<26} {verdict} {result['seconds']:6.1f} s, {result['passed']} passed, {failed} failed"
-            f"  (stage {self.done}/{self.total} done, elapsed {self.elapsed():.1f} s{self.left()})"
-        )
-        if result["problems"]:
-            line += f"  - {result['problems'][0]['message']}"
-        self.say(line)
-
-
-def run_chain(ctx: Context, plans: list[StagePlan], jobs: int) -> list[dict]:
-    progress = Progress(ctx.cell, plans)
-    progress.say(
-        f"{len(plans)} stage(s), {jobs} in parallel, python {platform.python_version()} ({sys.executable})"
-        + (", with coverage" if ctx.coverage else "")
-    )
-    results: dict[str, dict] = {}
-    # Longest first (stage k runs k folders): better packing of the parallel slots.
-    ordered = sorted(plans, key=lambda p: (-len(p.modules), -p.stage))
-    with futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        running = {pool.submit(run_stage, ctx, p): p for p in ordered}
-        while running:
-            finished, _ = futures.wait(running, timeout=15, return_when=futures.FIRST_COMPLETED)
-            if not finished:
-                busy = sorted(p.key for f, p in running.items() if f.running())
-                progress.say(f"... running stage(s) {', '.join(busy)} (elapsed {progress.elapsed():.0f} s)")
-            for future in finished:
-                stage_plan = running.pop(future)
-                results[stage_plan.key] = future.result()
-                progress.finished(stage_plan, results[stage_plan.key])
-    return [results[p.key] for p in sorted(plans, key=lambda p: (p.stage, p.key))]
-
-
-def prepare_out(out: Path, keep_coverage: bool) -> None:
-    """Clear the per-stage working folders; the previous ``stages.json`` and its records stay whole until
-    the new ones replace them (``publish``), so a killed run leaves the last results readable."""
-    out.mkdir(parents=True, exist_ok=True)
-    for sub in ("records", "logs"):
-        shutil.rmtree(out / sub, ignore_errors=True)
-        (out / sub).mkdir()
-    if keep_coverage:
-        (out / "coverage").mkdir(exist_ok=True)
-
-
-def drop_stale_coverage(out: Path, cell: str, keys: set[str]) -> None:
-    """Coverage files of stages this run did not run (an earlier, longer run's) must not be combined."""
-    prefix = f".coverage.{safe_name(cell)}."
-    for path in (out / "coverage").glob(prefix + "*"):
-        if path.name[len(prefix) :].split(".", 1)[0] not in keys:
-            path.unlink(missing_ok=True)
-
-
-def publish(out: Path, header: dict, records: list[dict]) -> None:
-    """Records under a new name first, then ``stages.json`` naming them (the commit point), then the old
-    records go: at every instant ``stages.json`` and the records it names belong to the same run."""
-    name = f"records-{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%S%f}-{os.getpid()}.jsonl"
-    write_jsonl(out / name, records)
-    write_json(out / "stages.json", dict(header, records_file=name))
-    for old in [*out.glob("records*.jsonl"), *out.glob(".records*.tmp")]:  # incl. a killed run's
-        if old.name != name:
-            old.unlink(missing_ok=True)
-
-
-def cell_header(cell: str, skipped: bool, reason: str | None) -> dict:
-    return {
-        "schema": SCHEMA,
-        "cell": cell,
-        "skipped": skipped,
-        "skip_reason": reason,
-        "python": platform.python_version(),
-        "executable": sys.executable,
-        "started": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-    }
-
-
-def write_skipped(out: Path, cell: str, reason: str) -> int:
-    prepare_out(out, keep_coverage=False)
-    header = cell_header(cell, True, reason)
-    header.update({"python": None, "executable": None, "stages": [], "green": None, "seconds": 0.0})
-    publish(out, header, [])
-    print(f"[{cell}] skipped: {reason}", file=sys.stderr)
-    return 0
 
 
 def check_cell_and_out(args: argparse.Namespace) -> None:
@@ -577,6 +179,10 @@ def validate(args: argparse.Namespace) -> tuple[list[StagePlan], Context]:
     if args.coverage and importlib.util.find_spec("pytest_cov") is None:
         raise UsageError(f"--coverage needs pytest-cov in this interpreter: {sys.executable} -m pip install pytest-cov")
     check_pytest_args(root, list(args.pytest_args))
+    if args.store is not None:
+        problem = unwritable_folder(args.store.resolve(), "--store")
+        if problem:
+            raise UsageError(problem)
     import_from = args.import_from
     if import_from == "auto":
         import_from = "installed" if _installed_tinytorch() else "checkout"
@@ -591,6 +197,7 @@ def validate(args: argparse.Namespace) -> tuple[list[StagePlan], Context]:
         autoload=args.plugin_autoload,
         pytest_args=list(args.pytest_args),
         traced_after=traced_after(plans),
+        record_inputs=args.reuse != "none",
     )
     return plans, ctx
 
@@ -615,10 +222,34 @@ def main(argv: list[str] | None = None) -> int:
     if args.check_only:
         print(f"chain.py: arguments ok ({len(plans)} stage(s) would run)", file=sys.stderr)
         return 0
-    out, root, import_from = ctx.out, ctx.root, ctx.import_from
-    prepare_out(out, keep_coverage=args.coverage)
+    install_signal_handlers()
+    try:
+        return run_and_publish(args, argv, plans, ctx)
+    except Interrupted as stop:
+        print(
+            f"chain.py: stopped by {stop}: every stage process ended; the previous result in {ctx.out} is unchanged",
+            file=sys.stderr,
+        )
+        return stop.exit_code
+    except OSError as error:  # a full disk, a file-size limit: said as such, never blamed on a test
+        print(f"chain.py: could not write {error.filename or ctx.out}: {error.strerror or error}", file=sys.stderr)
+        print(f"chain.py: the previous result in {ctx.out} is unchanged", file=sys.stderr)
+        return 1
+    finally:
+        if ctx.work is not None and ctx.work.exists():
+            shutil.rmtree(ctx.work, ignore_errors=True)
+
+
+def run_and_publish(args: argparse.Namespace, argv, plans: list[StagePlan], ctx: Context) -> int:
+    out, root = ctx.out, ctx.root
+    ctx.work = make_work_folder(out)
+    if ctx.coverage:
+        (out / "coverage").mkdir(exist_ok=True)
+    commit = git_head(root)
+    store = None if args.reuse == "none" else StageStore.for_root(root, args.store)
+    reuse = Reuse(store, args.reuse, Hashes(root), commit)
     started = time.perf_counter()
-    results = run_chain(ctx, plans, args.jobs)
+    results, cancelled = run_chain(ctx, plans, args.jobs, reuse, first_red=args.first_red)
     merged = [
         record
         for result in results
@@ -627,36 +258,44 @@ def main(argv: list[str] | None = None) -> int:
         for record in read_jsonl(path)
         if record.get("kind") != "session"
     ]
-    shutil.rmtree(out / "records", ignore_errors=True)
     header = cell_header(args.cell, False, None)
-    green = not any(r["red"] for r in results)
+    green = not any(r["red"] for r in results) and not cancelled
+    reused = [r["key"] for r in results if r.get("reused")]
     header.update(
         {
             "numpy": next((r["numpy"] for r in results if r.get("numpy")), None),
             "pytest": _version("pytest"),
             "tinytorch_file": next((r["tinytorch_file"] for r in results if r.get("tinytorch_file")), None),
             "root": str(root),
-            "commit": git_head(root),
-            "import_from": import_from,
+            "commit": commit,
+            "import_from": ctx.import_from,
             "coverage": args.coverage,
             "jobs": args.jobs,
             "argv": sys.argv[1:] if argv is None else list(argv),
             "seconds": round(time.perf_counter() - started, 2),
             "green": green,
+            "first_red": args.first_red,
+            "cancelled": cancelled,
+            "reused": len(reused),
             "stages": results,
         }
     )
     if ctx.coverage:
-        drop_stale_coverage(out, ctx.cell, {p.key for p in plans})
-    publish(out, header, merged)
+        drop_stale_coverage(out, ctx.cell, {r["key"] for r in results})
+    publish(out, header, merged, ctx.work)
+    if store is not None:
+        store.prune()
     red = [r["key"] for r in results if r["red"]]
     print(
-        f"[{args.cell}] {len(results)} stage(s) in {header['seconds']:.1f} s: "
-        + ("all green" if green else f"RED at stage(s) {', '.join(red)}")
+        f"[{args.cell}] {len(results)} stage(s) in {header['seconds']:.1f} s"
+        + (f" ({len(reused)} reused)" if reused else "")
+        + ": "
+        + ("all green" if green else f"RED at stage(s) {', '.join(red)}" if red else "partial")
+        + (f", cancelled {', '.join(cancelled)}" if cancelled else "")
         + f"  -> {out / 'stages.json'}",
         file=sys.stderr,
     )
-    return 0 if green else 1
+    return 0 if not red else 1
 
 
 def _installed_tinytorch() -> bool:

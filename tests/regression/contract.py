@@ -1,0 +1,130 @@
+"""What every process of the machinery shares and may import: standard library only.
+
+``run_with_timeout`` is the one way the chain, the mutants and bisect start a child that may hang: the
+child gets its own process group, and on time-out, on cancellation or when the run is interrupted the
+whole group is killed — grandchildren included, and whether or not the child ever prints a line (a
+runner that checks its clock only when a line arrives never kills a silent, hung child).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+POLL_SECONDS = 0.05  # how often a waiting runner looks at its clock and its cancel flag
+
+
+@dataclass(frozen=True)
+class Finished:
+    returncode: int  # negative: killed by that signal (-9 on time-out or cancellation)
+    timed_out: bool
+    cancelled: bool
+    seconds: float
+
+
+class ProcessGroups:
+    """Every process group started and not yet reaped, so that a signal to the parent can end them all."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._groups: set[int] = set()
+
+    def add(self, pgid: int) -> None:
+        with self._lock:
+            self._groups.add(pgid)
+
+    def discard(self, pgid: int) -> None:
+        with self._lock:
+            self._groups.discard(pgid)
+
+    def kill_all(self, sig: int = signal.SIGKILL) -> int:
+        with self._lock:
+            groups = list(self._groups)
+        for pgid in groups:
+            kill_group(pgid, sig)
+        return len(groups)
+
+
+RUNNING = ProcessGroups()
+
+
+def kill_group(pgid: int, sig: int = signal.SIGKILL) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass  # already gone
+
+
+def run_with_timeout(
+    command: Sequence[str],
+    *,
+    timeout: float,
+    output: Path,
+    cwd: Path | None = None,
+    env: dict | None = None,
+    cancelled: Callable[[], bool] | None = None,
+) -> Finished:
+    """Run ``command`` in a new process group, its stdout and stderr written to ``output``; kill the group
+    after ``timeout`` seconds, or as soon as ``cancelled()`` turns true. Whatever the child left running
+    in its group (a test's own ``sleep`` subprocess) is killed when it ends, too."""
+    started = time.monotonic()
+    with open(output, "wb") as sink:
+        process = subprocess.Popen(
+            list(command),
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: killpg reaches its children
+        )
+        RUNNING.add(process.pid)
+        timed_out = was_cancelled = False
+        try:
+            while True:
+                try:
+                    process.wait(timeout=POLL_SECONDS)
+                    break
+                except subprocess.TimeoutExpired:
+                    pass
+                if time.monotonic() - started > timeout:
+                    timed_out = True
+                elif cancelled is not None and cancelled():
+                    was_cancelled = True
+                if timed_out or was_cancelled:
+                    kill_group(process.pid)
+                    process.wait()
+                    break
+        finally:
+            kill_group(process.pid)  # leftovers of a child that ended on its own
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+            RUNNING.discard(process.pid)
+    return Finished(process.returncode, timed_out, was_cancelled, time.monotonic() - started)
+
+
+def tail_text(path: Path, lines: int, max_bytes: int = 16384) -> str:
+    """The last ``lines`` lines of a (possibly huge) file, at most ``max_bytes`` of it, decoded leniently;
+    says how much was cut so an excerpt is never mistaken for the whole."""
+    size = path.stat().st_size if path.exists() else 0
+    with open(path, "rb") if size else open(os.devnull, "rb") as handle:
+        handle.seek(max(0, size - max_bytes))
+        data = handle.read()
+    text = data.decode("utf-8", errors="replace")
+    kept = text.splitlines()[-lines:]
+    cut = size - len("\n".join(kept).encode("utf-8", errors="replace"))
+    head = [f"… ({cut} bytes cut; the whole output is in the stage log)"] if size > max_bytes and cut > 0 else []
+    return "\n".join(head + [_cap(line, max_bytes // 4) for line in kept])
+
+
+def _cap(line: str, limit: int) -> str:
+    if len(line) <= limit:
+        return line
+    return line[:limit] + f"… ({len(line.encode('utf-8', errors='replace')) - limit} bytes cut)"

@@ -1,0 +1,92 @@
+"""Run a stage, or reuse the stored result of a run with exactly the same inputs (see stage_store.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from regression.common import spec
+from regression.stage import Context, StagePlan, coverage_file, inputs_path, run_stage, stage_paths
+from regression.stage_store import Hashes, StageStore, environment_digest, fixed_inputs
+
+REUSE_MODES = ("any", "same-commit", "none")
+
+
+@dataclass
+class Reuse:
+    store: StageStore | None  # None: --no-reuse (nothing looked up, nothing stored)
+    mode: str
+    hashes: Hashes
+    commit: str | None
+
+
+def stage_material(ctx: Context, stage_plan: StagePlan) -> dict:
+    """What the chain passes a stage, besides files and the environment: part of the stage's key."""
+    return {
+        "cell": ctx.cell,
+        "key": stage_plan.key,
+        "modules": list(stage_plan.modules),
+        "only_module": stage_plan.only_module,
+        "coverage": ctx.coverage,
+        "import_from": ctx.import_from,
+        "autoload": ctx.autoload,
+        "timeout": ctx.timeout,
+        "pytest_args": list(ctx.pytest_args),
+        "traced_after": ctx.traced_after.get(stage_plan.key, 0),
+    }
+
+
+def execute(ctx: Context, stage_plan: StagePlan, reuse: Reuse, cancelled=None) -> dict:
+    if reuse.store is None:
+        return run_stage(ctx, stage_plan, cancelled)
+    folders = [spec(n).test_folder for n in stage_plan.modules]
+    fixed = fixed_inputs(ctx.root, folders)
+    digest = environment_digest(stage_material(ctx, stage_plan), dict(os.environ))
+    for_commit = reuse.commit if reuse.mode == "same-commit" else None
+    if reuse.mode != "none" and not (reuse.mode == "same-commit" and reuse.commit is None):
+        hit = reuse.store.lookup(ctx.cell, stage_plan.key, digest, reuse.hashes, fixed, for_commit)
+        if hit is not None:
+            return _restore(ctx, stage_plan, hit)
+    for rel in fixed:  # hashed before the run: the content the stage runs with
+        reuse.hashes.of(rel)
+    result = run_stage(ctx, stage_plan, cancelled)
+    if not (result.get("timed_out") or result.get("cancelled")):
+        read = _recorded_inputs(inputs_path(ctx, stage_plan))
+        if read is not None:  # a stage that could not say what it read is never stored
+            inputs = {rel: reuse.hashes.of(rel) for rel in sorted(set(fixed) | set(read))}
+            records, log = stage_paths(ctx, stage_plan)
+            kept = {k: v for k, v in result.items() if k != "records_file"}
+            files = {"records.jsonl": records, "stage.log": log}
+            if ctx.coverage:
+                files["coverage.data"] = coverage_file(ctx, stage_plan)
+            reuse.store.save(ctx.cell, stage_plan.key, digest, inputs, kept, files, reuse.commit)
+    return result
+
+
+def _recorded_inputs(path: Path) -> list[str] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, list) and all(isinstance(x, str) for x in data) else None
+
+
+def _restore(ctx: Context, stage_plan: StagePlan, hit) -> dict:
+    """The stored run's records, log and coverage data, put where this run's would go; marked reused."""
+    records, log = stage_paths(ctx, stage_plan)
+    for stored, target in (("records.jsonl", records), ("stage.log", log)):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(hit.folder / stored, target)
+    if ctx.coverage and (hit.folder / "coverage.data").exists():
+        target = coverage_file(ctx, stage_plan)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(hit.folder / "coverage.data", target)
+    result = dict(hit.result)
+    result["reused"] = {"commit": hit.commit, "date": hit.date, "seconds": result.get("seconds")}
+    result["seconds"] = 0.0
+    result["records_file"] = records
+    result["cancelled"] = False
+    return result

@@ -1,0 +1,203 @@
+"""A stage's outcome is a function of its inputs: keep results, and reuse one whose inputs did not change.
+
+Like Bazel's and Pants' test-result caching. Every stage run records its inputs:
+
+* the content hash of every checkout file the stage process imported or opened (``inputs.py`` reports
+  them from inside the stage), plus — so that a test file added to a folder is never missed — every file
+  of the stage's test folders, ``tests/*.py``, ``tests/data/``, the harness and the project settings;
+* a digest of everything else that reaches the tests: the interpreter, the exact installed
+  distributions, the chain's arguments for the stage and the environment variables the tests read.
+
+The store (``.regression-cache/`` of the checkout, or ``--store``; git-ignored) keeps per cell and stage
+the recorded result, records, log and coverage data, bounded in size (oldest use dropped first). A later
+run whose stage has the same digest and whose recorded files all hash the same reuses the result instead
+of running it; any difference runs it. A reused stage says so (``reused``: commit and date of the run it
+comes from) — nothing reused is ever presented as freshly run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+STORE_SCHEMA = 1  # 1: entry.json {schema, digest, inputs, commit, date, result, used}
+DEFAULT_MAX_MB = 1024
+ENV_STORE = "TINYTORCH_REGRESSION_STORE"
+ENV_STORE_MAX_MB = "TINYTORCH_REGRESSION_STORE_MAX_MB"
+
+# Environment variables that reach the tests and can change an outcome (prefixes and exact names).
+_ENV_PREFIXES = ("TINYTORCH_", "NPY_", "OPENBLAS_", "OMP_", "MKL_", "HYPOTHESIS", "PYTEST_", "COVERAGE_")
+_ENV_NAMES = ("PYTHONHASHSEED", "PYTHONPATH", "PYTHONWARNINGS", "PYTHONDEVMODE", "PYTHONOPTIMIZE", "LANG", "LC_ALL")
+# Set per run or per output folder: they say where things go, not what the tests do.
+_ENV_IGNORED = ("TINYTORCH_PROGRESS", "TINYTORCH_RECORDS", "TINYTORCH_INPUTS", "COVERAGE_FILE", ENV_STORE)
+# Files every stage reads whatever it imports (besides its own test folders).
+_ALWAYS = ("conftest.py", "pyproject.toml", "coverage.toml", "setup.cfg", "pytest.ini", "tox.ini")
+_ALWAYS_DIRS = ("tests/data", "tests/regression")
+
+
+def file_digest(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        return None
+
+
+class Hashes:
+    """File hashes of one chain run, each file read once."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self._seen: dict[str, str | None] = {}
+
+    def of(self, rel: str) -> str | None:
+        if rel not in self._seen:
+            self._seen[rel] = file_digest(self.root / rel)
+        return self._seen[rel]
+
+
+def fixed_inputs(root: Path, test_folders: list[str]) -> list[str]:
+    """Files a stage depends on whatever it imports: its test folders (every file, so a new test counts),
+    the top-level test helpers and data, the harness, the project settings."""
+    found = {rel for rel in _ALWAYS if (root / rel).is_file()}
+    found |= {p.relative_to(root).as_posix() for p in (root / "tests").glob("*.py")}
+    for folder in [*test_folders, *_ALWAYS_DIRS]:
+        for path in (root / folder).rglob("*"):
+            if path.is_file() and "__pycache__" not in path.parts:
+                found.add(path.relative_to(root).as_posix())
+    return sorted(found)
+
+
+def environment_digest(material: dict, env: dict) -> str:
+    """Digest of the interpreter, the installed distributions, the stage's arguments and relevant env."""
+    from importlib.metadata import distributions
+
+    dists = sorted({f"{d.metadata['Name']}=={d.version}" for d in distributions() if d.metadata["Name"]})
+    relevant = {
+        k: v for k, v in env.items() if (k.startswith(_ENV_PREFIXES) or k in _ENV_NAMES) and k not in _ENV_IGNORED
+    }
+    blob = {
+        "python": sys.version,
+        "executable": sys.executable,
+        "cache_tag": sys.implementation.cache_tag,
+        "distributions": dists,
+        "stage": material,
+        "env": dict(sorted(relevant.items())),
+    }
+    return hashlib.sha256(json.dumps(blob, sort_keys=True, default=str).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Hit:
+    folder: Path
+    result: dict
+    commit: str | None
+    date: str
+
+
+class StageStore:
+    def __init__(self, folder: Path, max_bytes: int = DEFAULT_MAX_MB * 1024 * 1024):
+        self.folder = folder
+        self.max_bytes = max_bytes
+
+    @classmethod
+    def for_root(cls, root: Path, override: Path | None = None) -> StageStore:
+        folder = override or Path(os.environ.get(ENV_STORE) or root / ".regression-cache")
+        megabytes = float(os.environ.get(ENV_STORE_MAX_MB) or DEFAULT_MAX_MB)
+        return cls(folder.resolve(), int(megabytes * 1024 * 1024))
+
+    def _stage_dir(self, cell: str, key: str) -> Path:
+        safe = "".join(c if c.isalnum() or c in "._+-" else "_" for c in cell)
+        return self.folder / safe / key
+
+    def lookup(self, cell: str, key: str, digest: str, hashes: Hashes, fixed: list[str], commit: str | None):
+        """A stored run of this stage whose digest matches and whose inputs all hash as now (and, with
+        ``commit``, which ran at that commit), else None."""
+        base = self._stage_dir(cell, key)
+        if not base.is_dir():
+            return None
+        for folder in sorted(base.iterdir(), reverse=True):
+            entry = _read_entry(folder)
+            if entry is None or entry.get("digest") != digest:
+                continue
+            if commit is not None and entry.get("commit") != commit:
+                continue
+            inputs = entry.get("inputs", {})
+            if not set(fixed) <= set(inputs):
+                continue  # a file was added to a test folder (or the harness) since
+            if all(hashes.of(rel) == sha for rel, sha in inputs.items()):
+                _touch(folder)
+                return Hit(folder, entry["result"], entry.get("commit"), entry.get("date", "?"))
+        return None
+
+    def save(self, cell, key, digest, inputs: dict, result: dict, files: dict[str, Path], commit) -> None:
+        """Keep one stage run: written to a temporary folder of this run, then renamed into place."""
+        base = self._stage_dir(cell, key)
+        base.mkdir(parents=True, exist_ok=True)
+        name = hashlib.sha256((digest + json.dumps(inputs, sort_keys=True)).encode()).hexdigest()[:20]
+        final = base / name
+        work = base / f".tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        work.mkdir()
+        try:
+            for stored, source in files.items():
+                if source is not None and source.exists():
+                    shutil.copyfile(source, work / stored)
+            entry = {
+                "schema": STORE_SCHEMA,
+                "digest": digest,
+                "inputs": inputs,
+                "commit": commit,
+                "date": time.strftime("%Y-%m-%d %H:%M", time.gmtime()) + " UTC",
+                "result": result,
+            }
+            (work / "entry.json").write_text(json.dumps(entry, sort_keys=True, default=str), encoding="utf-8")
+            if final.exists():
+                shutil.rmtree(final, ignore_errors=True)  # same inputs, same outcome: the newer copy wins
+            os.replace(work, final)
+        except OSError:
+            shutil.rmtree(work, ignore_errors=True)  # a full disk costs the cache entry, never the run
+        finally:
+            if work.exists():
+                shutil.rmtree(work, ignore_errors=True)
+
+    def prune(self) -> int:
+        """Drop the least recently used entries until the store fits its bound; returns how many went."""
+        if not self.folder.is_dir():
+            return 0
+        entries = []
+        for entry in self.folder.glob("*/*/*/entry.json"):
+            folder = entry.parent
+            size = sum(p.stat().st_size for p in folder.iterdir() if p.is_file())
+            entries.append((entry.stat().st_mtime, size, folder))
+        total = sum(size for _, size, _ in entries)
+        dropped = 0
+        for _, size, folder in sorted(entries, key=lambda e: e[0]):
+            if total <= self.max_bytes:
+                break
+            shutil.rmtree(folder, ignore_errors=True)
+            total -= size
+            dropped += 1
+        return dropped
+
+
+def _read_entry(folder: Path) -> dict | None:
+    try:
+        entry = json.loads((folder / "entry.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None  # a damaged or half-written entry is simply not a hit
+    if not isinstance(entry, dict) or entry.get("schema") != STORE_SCHEMA or "result" not in entry:
+        return None
+    return entry
+
+
+def _touch(folder: Path) -> None:
+    try:
+        os.utime(folder / "entry.json")  # least recently used goes first
+    except OSError:
+        pass
