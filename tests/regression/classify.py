@@ -51,7 +51,9 @@ def classify(record: dict, passed: set, ran: set) -> tuple[str, str]:
     return REGARDLESS, "a test without a model variant"
 
 
-_CULPRIT = re.compile(r"(?:imported by|new value defined in|first imported meanwhile:) (tinytorch(?:\.\w+)+)")
+_CULPRIT = re.compile(
+    r"(?:imported by|new value defined in|changed while importing|first imported meanwhile:) (tinytorch(?:\.\w+)+)"
+)
 
 
 def layering_culprit(message: str) -> int | None:

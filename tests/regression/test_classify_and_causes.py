@@ -132,3 +132,13 @@ def test_a_layering_break_blames_the_module_that_made_it():
     layering = dict(failure("t.py::a", patch, stage=3, module=3), classification=LAYERING)
     assert blamed_module(3, layering) == 16
     assert blamed_module(9, failure("tests/modules/03_layers/t.py::a[cnn-int8]", "E: x", stage=9, module=3)) == 9
+
+
+def test_a_state_change_at_import_blames_the_imported_module():
+    from regression.classify import layering_culprit
+
+    state = "RegistryPatch: registry patch: tinytorch.core.tensor._grad_enabled was replaced at stage 09 "
+    state += "(changed while importing tinytorch.core.spatial); a module must not change the module-level state"
+    numpy = "registry patch: numpy.get_printoptions() was changed at stage 03 (changed while importing "
+    numpy += "tinytorch.optimization.int8); importing a module must not change NumPy's global state"
+    assert layering_culprit(state) == 9 and layering_culprit(numpy) == 16
