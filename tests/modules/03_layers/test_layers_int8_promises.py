@@ -39,3 +39,23 @@ def test_the_promise_table_and_the_checks_agree():
         (checks,) = folder.glob("test_*_int8_promises.py")
         text = checks.read_text()
         assert f"module={number})" in text, f"{folder.name} must check the module-{number:02d} promises"
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("leading", [(1,), (3,), (2, 3)])
+def test_a_hand_built_quantized_linear_keeps_the_linear_promises(dtype, leading):
+    """A ``QuantizedLinear`` made by hand from a ``Linear`` keeps its output dtype (float64 stays float64:
+    gradient checks rely on it) and shape for any leading shape, within int8 rounding of its values. It
+    runs module-16 code without a zoo variant, so the records mark it int8-only (read off the code)."""
+    import numpy as np
+
+    from tinytorch.core.layers import Linear
+    from tinytorch.core.tensor import Tensor
+    from tinytorch.optimization.quantized_layers import QuantizedLinear
+
+    np.random.seed(0)
+    linear = Linear(5, 3)
+    x = Tensor(np.random.default_rng(0).standard_normal(leading + (5,)).astype(dtype))
+    want, got = linear(x), QuantizedLinear.from_float(linear)(x)
+    assert (got.dtype, got.shape) == (want.dtype, want.shape)
+    np.testing.assert_allclose(got.data, want.data, rtol=0.05, atol=0.05)
