@@ -43,9 +43,9 @@ AREAS = {
     "state": "state_dict / checkpoints of quantized layers",
     "profiler": "what the profiler counts and measures on int8 models",
     "earlier": "a float bug in modules 01-15: must read broken regardless at its own module",
-    "patch": "module 16 monkey-patching an earlier module at import time",
+    "patch": "module 16 monkey-patching an earlier module at import time (classes, functions, module-level "
+    "state, NumPy's global state)",
     "promise": "an int8 twin breaking a promise of its fp32 model (dtype, shape, aliasing, grad) for one model",
-    "globals": "importing a module changes module-level state of an earlier one, or NumPy's global state",
     "int8only": "a module-16 bug that only a hand-built quantized layer test (int8-only by its code) shows",
 }
 
@@ -567,7 +567,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     _m(
         "globals_quantization_disables_grad",
-        "globals",
+        "patch",
         "importing module 16 flips module 01's grad-mode flag off 'since int8 inference builds no graph': the "
         "stage-03 zoo imports it; the import watch names tinytorch.core.tensor._grad_enabled and module 16",
         expect(3, 16, LAYERING),
@@ -580,7 +580,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     _m(
         "globals_int8_sets_printoptions",
-        "globals",
+        "patch",
         "the int8 codec sets NumPy's print options at import (to print codes compactly): no test output changes, "
         "only the import watch's comparison of NumPy's global state around the stage-03 zoo's import sees it",
         expect(3, 16, LAYERING),

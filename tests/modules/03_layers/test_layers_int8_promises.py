@@ -55,7 +55,7 @@ def test_a_hand_built_quantized_linear_keeps_the_linear_promises(dtype, leading)
 
     np.random.seed(0)
     linear = Linear(5, 3)
-    x = Tensor(np.random.default_rng(0).standard_normal(leading + (5,)).astype(dtype))
+    x = Tensor(np.random.default_rng(0).standard_normal(leading + (5,)), dtype=dtype)
     want, got = linear(x), QuantizedLinear.from_float(linear)(x)
     assert (got.dtype, got.shape) == (want.dtype, want.shape)
     np.testing.assert_allclose(got.data, want.data, rtol=0.05, atol=0.05)
