@@ -20,6 +20,23 @@ module 07's checkpoint) ask for them, with ``@pytest.mark.zoo(variants=zoo.ALL_V
 
 Builders import their layers lazily, so importing this file loads no tinytorch module: at stage k
 only entries with ``stage <= k`` are built, and the chain's import guard stays meaningful.
+
+The int8 twin keeps every promise the fp32 model makes. Each promise is observed on a model's output
+(``observe``) and compared between each int8 variant and its fp32 twin by a zoo test of the module that
+owns it (``tests/modules/<NN>_*/test_*_int8_promises.py``), so the first zoo model that can break it
+does so at its own stage (a quantized Linear whose output became float64: the mlp, stage 03; a conv
+that does it only for batch > 1: the cnn, stage 09). ``PROMISES`` is this table; a test keeps the two equal.
+
+| promise | module | what the fp32 model promises and the int8 twin must match |
+|---|---|---|
+| output type | 03 | the forward returns a Tensor |
+| output dtype | 03 | the output's dtype, for every batch and leading shape |
+| output shape | 03 | the output's shape for batches 1 and 3 (and leading (2, 3) for vector models) |
+| finite output | 03 | no NaN or inf in the output |
+| input untouched | 03 | the forward leaves the input's values as they were |
+| no input aliasing | 03 | the output shares no memory with the input |
+| requires_grad | 05 | the output requires grad (parameters, and the input when it is float, do) |
+| gradient dtype | 05 | the input gradient's dtype, and the dtypes of the parameters' gradients |
 """
 
 from __future__ import annotations
@@ -395,3 +412,98 @@ def _build_model(entry: ZooEntry, variant: str, seed: int):
             warnings.simplefilter("error")  # inplace=False must not warn
             model = quantize_model(copy.deepcopy(model), inplace=False, **quantize_options(entry, variant))
     return model
+
+
+# -- the promises an int8 twin keeps (the table in the module docstring) -----------------------------------
+@dataclass(frozen=True)
+class Promise:
+    name: str
+    module: int  # the module whose zoo tests check it (its first stage)
+    says: str
+    observe: Callable[[dict], object]  # from one run (see ``observe``) to what the twins must agree on
+
+
+def _output_dtype(run: dict):
+    return str(getattr(run["out"], "dtype", type(run["out"]).__name__))
+
+
+PROMISES: tuple[Promise, ...] = (
+    Promise("output type", 3, "the forward returns a Tensor", lambda run: type(run["out"]).__name__),
+    Promise("output dtype", 3, "the output's dtype, for every batch and leading shape", _output_dtype),
+    Promise(
+        "output shape",
+        3,
+        "the output's shape for batches 1 and 3 (and leading (2, 3) for vector models)",
+        lambda run: tuple(run["out"].shape),
+    ),
+    Promise("finite output", 3, "no NaN or inf in the output", lambda run: bool(np.all(np.isfinite(run["out"].data)))),
+    Promise(
+        "input untouched",
+        3,
+        "the forward leaves the input's values as they were",
+        lambda run: bool(np.array_equal(run["x"].data, run["x_before"], equal_nan=True)),
+    ),
+    Promise(
+        "no input aliasing",
+        3,
+        "the output shares no memory with the input",
+        lambda run: not np.shares_memory(run["out"].data, run["x"].data),
+    ),
+    Promise(
+        "requires_grad",
+        5,
+        "the output requires grad (parameters, and the input when it is float, do)",
+        lambda run: bool(getattr(run["out"], "requires_grad", False)),
+    ),
+    Promise(
+        "gradient dtype",
+        5,
+        "the input gradient's dtype, and the dtypes of the parameters' gradients",
+        lambda run: (
+            None if run["x_grad"] is None else str(run["x_grad"].dtype),
+            tuple(sorted({str(g.dtype) for g in run["param_grads"] if g is not None})),
+        ),
+    ),
+)
+
+
+def promise_inputs(case: ZooCase) -> list:
+    """The inputs the module-03 promises are observed on: batches 1 and 3 and, for vector models, a
+    (2, 3) leading shape (a layer acts on the last axis)."""
+    inputs = [case.input(1), case.input(3)]
+    if "vector" in case.entry.tags:
+        x = case.input(6)
+        inputs.append(type(x)(x.data.reshape(2, 3, -1)))
+    return inputs
+
+
+def observe(model, x, module: int) -> dict[str, object]:
+    """``{promise name: observation}`` for the promises of ``module``, from one forward (module 03: in
+    eval mode, the input as given) or one backward (module 05: a float input requires grad)."""
+    owned = [p for p in PROMISES if p.module == module]
+    if not owned:
+        raise ValueError(f"no promise is owned by module {module:02d}; see zoo.PROMISES")
+    if module == 3:
+        run = {"x": x, "x_before": np.array(x.data, copy=True)}
+        run["out"] = model.eval()(x)
+    else:
+        from tinytorch.core.tensor import Tensor
+
+        if x.dtype.kind == "f":
+            x = Tensor(x.data, requires_grad=True)
+        model.zero_grad()
+        out = model.train()(x)
+        out.sum().backward()
+        params = [p for _, p in model.named_parameters()]
+        run = {"out": out, "x_grad": getattr(x, "grad", None), "param_grads": [p.grad for p in params]}
+    return {p.name: p.observe(run) for p in owned}
+
+
+def broken_promises(case: ZooCase, x_for, module: int) -> list[str]:
+    """Where ``case`` (an int8 variant) observes otherwise than its fp32 twin on the same input; for the
+    fp32 variant, where it differs from a second build of itself. ``x_for()`` makes a fresh input."""
+    twin = build_case(case.entry, "fp32").model
+    mine, theirs = observe(case.model, x_for(), module), observe(twin, x_for(), module)
+    return [
+        f"{name}: {case.variant} {mine[name]!r}, fp32 {theirs[name]!r}" for name in mine if mine[name] != theirs[name]
+    ]

@@ -43,7 +43,10 @@ AREAS = {
     "state": "state_dict / checkpoints of quantized layers",
     "profiler": "what the profiler counts and measures on int8 models",
     "earlier": "a float bug in modules 01-15: must read broken regardless at its own module",
-    "patch": "module 16 monkey-patching an earlier module at import time",
+    "patch": "module 16 monkey-patching an earlier module at import time (classes, functions, module-level "
+    "state, NumPy's global state)",
+    "promise": "an int8 twin breaking a promise of its fp32 model (dtype, shape, aliasing, grad) for one model",
+    "int8only": "a module-16 bug that only a hand-built quantized layer test (int8-only by its code) shows",
 }
 
 QUANT = "tinytorch/optimization/quantization.py"
@@ -548,5 +551,52 @@ MUTANTS: tuple[Mutant, ...] = (
             "Tensor.__matmul__ = _matmul_accepting_int8\n\n\n"
             "def conv2d_class():\n",
         ),
+    ),
+    # ------------------------------------------------------------------------------------------ pinpointing (issue 24)
+    _m(
+        "promise_conv_float64_batched",
+        "promise",
+        "the quantized conv allocates its output as float64 whenever batch > 1 (values right, dtype not): "
+        "the fp32 twin's dtype promise is compared on batch 3 from the first conv model, the stage-09 cnn",
+        expect(9, 9, BY_QUANTIZATION),
+        (
+            LAYERS,
+            "    out = np.empty((n, c_out, oh, ow), dtype=dtype)\n",
+            "    out = np.empty((n, c_out, oh, ow), dtype=dtype if n == 1 else np.float64)\n",
+        ),
+    ),
+    _m(
+        "globals_quantization_disables_grad",
+        "patch",
+        "importing module 16 flips module 01's grad-mode flag off 'since int8 inference builds no graph': the "
+        "stage-03 zoo imports it; the import watch names tinytorch.core.tensor._grad_enabled and module 16",
+        expect(3, 16, LAYERING),
+        (
+            QUANT,
+            _QUANT_TAIL,
+            _QUANT_TAIL + "\n\nimport tinytorch.core.tensor as _tensor_state  # noqa: E402\n\n"
+            "_tensor_state._grad_enabled = False  # int8 inference builds no graph\n",
+        ),
+    ),
+    _m(
+        "globals_int8_sets_printoptions",
+        "patch",
+        "the int8 codec sets NumPy's print options at import (to print codes compactly): no test output changes, "
+        "only the import watch's comparison of NumPy's global state around the stage-03 zoo's import sees it",
+        expect(3, 16, LAYERING),
+        (
+            INT8,
+            "import numpy as np\n",
+            "import numpy as np\n\nnp.set_printoptions(precision=4, suppress=True)\n",
+        ),
+    ),
+    _m(
+        "int8only_linear_output_always_float32",
+        "int8only",
+        "the quantized layers compute in float32 whatever the input (a float64 input gives float32, unlike "
+        "Linear): zoo inputs are float32, so only module 03's hand-built QuantizedLinear test sees it, int8-only "
+        "by its code (no marker)",
+        expect(3, 3, BY_QUANTIZATION),
+        (LAYERS, "    return np.result_type(x.dtype, np.float32)\n", "    return np.dtype(np.float32)\n"),
     ),
 )

@@ -5,7 +5,8 @@
 | a guard refusal (LayeringError) or a registry patch during the test  | import/layering break          |
 | a file that fails to collect, a stage whose counts do not add up       | empty or uncollectable stage   |
 | any test of module 16 (``tests/modules/16_quantization/``)            | broken by quantization         |
-| an int8-only test by design (``pairing: int8-only``)                  | broken by quantization         |
+| an int8-only test by design (``pairing: int8-only``: a marker, or a    | broken by quantization         |
+| test without a zoo variant whose code runs ``tinytorch.optimization``) | (regardless if its fp32 twin fails too) |
 | an int8 twin that fails while its fp32 twin passes (same stage)       | broken by quantization         |
 | an fp32 variant, a failing fp32 twin, a test with no variant          | broken regardless              |
 
@@ -38,6 +39,9 @@ def classify(record: dict, passed: set, ran: set) -> tuple[str, str]:
         return BY_QUANTIZATION, "a test of module 16 quantization"
     variant = record.get("variant") or "none"
     if record.get("pairing") == INT8_ONLY:
+        twin = (record.get("stage"), record.get("twin_id"))
+        if record.get("twin_id") and twin in ran and twin not in passed:
+            return REGARDLESS, "an int8-only test whose fp32 counterpart fails too"
         return BY_QUANTIZATION, "an int8-only test by design (no fp32 twin is meaningful)"
     if is_int8(variant):
         twin = (record.get("stage"), record.get("twin_id"))
@@ -51,7 +55,9 @@ def classify(record: dict, passed: set, ran: set) -> tuple[str, str]:
     return REGARDLESS, "a test without a model variant"
 
 
-_CULPRIT = re.compile(r"(?:imported by|new value defined in|first imported meanwhile:) (tinytorch(?:\.\w+)+)")
+_CULPRIT = re.compile(
+    r"(?:imported by|new value defined in|changed while importing|first imported meanwhile:) (tinytorch(?:\.\w+)+)"
+)
 
 
 def layering_culprit(message: str) -> int | None:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Sequence
 import pytest
 
 from regression.common import ENV_STAGE
-from regression.patches import RegistrySnapshot
+from regression.patches import GlobalState, ImportWatch, RegistrySnapshot
 
 if TYPE_CHECKING:
     from tinytorch.registry import ModuleSpec
@@ -132,6 +132,11 @@ class GuardPlugin:
     def __init__(self, guard: Guard):
         self.guard = guard
         self.snapshot = RegistrySnapshot(guard.stage)
+        # Module-level and NumPy state: compared right around each tinytorch import (patches.ImportWatch).
+        self.imports = ImportWatch(GlobalState(guard.stage), self.guard.violations.extend, self._where)
+
+    def _where(self) -> tuple[str, str]:
+        return self.guard.nodeid, self.guard.when
 
     def _watch(self, nodeid: str, when: str) -> list:
         patches = self.snapshot.changes(nodeid, when)
@@ -141,6 +146,7 @@ class GuardPlugin:
     def pytest_sessionstart(self, session):
         """Before collection imports anything: the stage's registry modules, pristine (see patches.py)."""
         self.guard.nodeid, self.guard.when = "", "startup"
+        self.imports.install(after=self.guard)  # so importing module k that changes module j < k is seen
         self.snapshot.import_all()
         self.snapshot.take()
 
@@ -194,6 +200,9 @@ class GuardPlugin:
         self._watch("", "session")
         if self.guard.violations and exitstatus == 0:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def pytest_unconfigure(self, config):
+        self.imports.uninstall()
 
     def pytest_terminal_summary(self, terminalreporter):
         if self.guard.violations:

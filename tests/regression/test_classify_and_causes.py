@@ -132,3 +132,67 @@ def test_a_layering_break_blames_the_module_that_made_it():
     layering = dict(failure("t.py::a", patch, stage=3, module=3), classification=LAYERING)
     assert blamed_module(3, layering) == 16
     assert blamed_module(9, failure("tests/modules/03_layers/t.py::a[cnn-int8]", "E: x", stage=9, module=3)) == 9
+
+
+def test_a_state_change_at_import_blames_the_imported_module():
+    from regression.classify import layering_culprit
+
+    state = "RegistryPatch: registry patch: tinytorch.core.tensor._grad_enabled was replaced at stage 09 "
+    state += "(changed while importing tinytorch.core.spatial); a module must not change the module-level state"
+    numpy = "registry patch: numpy.get_printoptions() was changed at stage 03 (changed while importing "
+    numpy += "tinytorch.optimization.int8); importing a module must not change NumPy's global state"
+    assert layering_culprit(state) == 9 and layering_culprit(numpy) == 16
+
+
+# -- int8-only read off the code: a test without a zoo variant that creates or runs module-16 objects --------
+def _lazy_quantized_layer():
+    from tinytorch.optimization.quantized_layers import QuantizedLinear
+
+    return QuantizedLinear
+
+
+def _helper_calls_helper():
+    return _lazy_quantized_layer()
+
+
+def test_a_test_that_runs_module_16_code_is_int8_only_by_its_code():
+    from types import SimpleNamespace
+
+    import tinytorch.optimization.quantization as quantization
+    from regression.records import runs_quantization
+
+    def item(function, params=None, fixtures=None):
+        info = SimpleNamespace(name2fixturedefs={k: [SimpleNamespace(func=f)] for k, f in (fixtures or {}).items()})
+        return SimpleNamespace(function=function, callspec=SimpleNamespace(params=params or {}), _fixtureinfo=info)
+
+    def lazy_import():
+        from tinytorch.optimization import quantize_model  # noqa: F401
+
+    def by_attribute():
+        return [quantization.quantize_model for _ in range(1)]  # inside a comprehension, via a module global
+
+    def through_helpers():
+        return _helper_calls_helper()
+
+    def plain():
+        from tinytorch.core.layers import Linear
+
+        return Linear(2, 2)
+
+    assert runs_quantization(item(lazy_import)) and runs_quantization(item(by_attribute))
+    assert runs_quantization(item(through_helpers))
+    assert runs_quantization(item(plain, params={"layer": _lazy_quantized_layer()}))
+    assert runs_quantization(item(plain, fixtures={"qlayer": _lazy_quantized_layer}))
+    assert not runs_quantization(item(plain)) and not runs_quantization(
+        item(plain, fixtures={"zoo_model": lazy_import})
+    )
+
+
+def test_an_int8_only_failure_is_regardless_when_its_fp32_counterpart_fails_too():
+    from regression.classify import BY_QUANTIZATION, REGARDLESS, classify
+
+    record = {"stage": 3, "module": 3, "variant": "none", "pairing": "int8-only", "twin_id": None}
+    assert classify(record, set(), set())[0] == BY_QUANTIZATION
+    paired = dict(record, variant="int8", twin_id="t.py::a[mlp-fp32]")
+    assert classify(paired, set(), {(3, "t.py::a[mlp-fp32]")})[0] == REGARDLESS
+    assert classify(paired, {(3, "t.py::a[mlp-fp32]")}, {(3, "t.py::a[mlp-fp32]")})[0] == BY_QUANTIZATION
