@@ -359,13 +359,14 @@ def test_sigkilled_saves_keep_the_checkpoint_whole_and_the_next_save_cleans_up(t
     4 of them leave a temporary behind) leaves a whole checkpoint — the previous one before the rename,
     the new one after — never a mix, and the next save to that path removes the dead writer's temporary.
 
-    Why this is enough: a writer that is not atomic (writing ``path`` itself) is caught at the first
-    kill inside the archive, deterministically; one that leaves or mis-names its temporaries by the
-    next save's listing. Verified by breaking ``save_checkpoint`` both ways: the test fails.
+    Why this is enough: a writer that is not atomic (writing ``path`` itself, or renaming before it
+    writes) is caught at the first kill inside the archive, deterministically; one that leaves or
+    mis-names its temporaries, by the next save's listing. Verified by breaking ``save_checkpoint`` in
+    each of those three ways: the test fails.
     """
-    # fsync is what survives power loss; a SIGKILLed process's writes survive it without (the page cache
+    # fsync is what survives power loss; a SIGKILLed process's writes survive without it (the page cache
     # is the kernel's): made a no-op here, in the parent and the children, it takes nothing from what a
-    # kill can show and saves 11 saves' fsyncs (3-20 ms each on a loaded disk). The save still calls it.
+    # kill can show and saves 9 saves' fsyncs (3-20 ms each on a loaded disk). The save still calls it.
     fsyncs = []
     monkeypatch.setattr(os, "fsync", fsyncs.append)
     path = tmp_path / "ckpt.npz"
