@@ -4,15 +4,16 @@ The measurement: the peak of every allocation made while quantizing (``tracemall
 buffers), on top of the float32 model that already exists. A deep copy of the float model first — what
 the copy used to be — costs a whole extra model (2.28× at 256 MiB before the fix); the twin built with
 the quantized layers in ``deepcopy``'s memo costs the int8 twin itself (codes, scales, copied biases:
-0.25×) plus a fixed ≈ 1.6 MiB of working memory, whatever the model's size (1.53-1.59 MiB measured on
+0.25×) plus a fixed ≈ 1.6 MiB of working memory, whatever the model's size (1.53-1.63 MiB measured on
 4-256 MiB models of 256-1024 wide layers), i.e. 1.26× at 256 MiB.
 
-Why 8 MiB (32 layers of 256 × 256) is enough: tracemalloc counts bytes, not pages — run to run the
-peak is the same to the byte, there is no noise to beat, only that fixed working memory. So the bound
-is stated without the model's size in it — extra peak ≤ the twin's bytes + ``WORKING_BYTES`` (2 MiB) —
-and the failure it exists for, a float copy, adds 8 MiB: 4× that whole allowance, 17× the 0.46 MiB
-of it left unused. It is measured in the test process: tracemalloc traces only what is allocated after it
-starts, so the rest of the process is invisible to it (a fresh interpreter cost ~0.9 s a probe).
+Why 8 MiB (32 layers of 256 × 256) is enough: tracemalloc counts bytes, not pages — run to run the peak
+moved by < 1 KiB; there is no noise to beat, only that fixed working memory. So the bound is stated
+without the model's size in it — extra peak ≤ the twin's bytes + ``WORKING_BYTES`` (2 MiB) — and the
+failure it exists for, a float copy, adds 8 MiB: 4× that whole allowance, 17× the 0.46 MiB of it left
+unused (0.37 MiB under coverage, whose tracer allocates too). It is measured in the test process:
+tracemalloc traces only what is allocated after it starts, so the rest of the process is invisible to
+it (a fresh interpreter cost ~0.9 s a probe).
 Verified: with ``_float_twin`` replaced by ``copy.deepcopy(model)`` both probes fail.
 
 As a script: ``python test_quantize_memory.py --megabytes 256 [--inplace] [--width 1024]`` prints one
