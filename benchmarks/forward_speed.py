@@ -15,6 +15,11 @@ measured too and reported as information.
 Each pair runs the two forwards back to back, in alternating order (float first on even pairs,
 quantized first on odd ones) so neither always inherits the other's warm caches; the figure is the
 median of the per-pair ratios.
+
+``--profiler-pairs N`` adds what module 16's ``test_quantization_with_profiler`` used to assert (a timing
+ratio, which failed once in four stage-16 runs under load): ``Profiler.measure_latency`` of
+``quantize_model(Sequential(Linear(1024, 1024)), inplace=False)`` and of the float model on a batch of 64,
+``repeats=3``, N interleaved pairs, best of each — the figure is int8 best / fp32 best.
 """
 
 from __future__ import annotations
@@ -64,6 +69,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=None, help="BLAS threads (default: BLAS's own choice)")
     parser.add_argument("--pairs", type=int, default=300)
+    parser.add_argument("--profiler-pairs", type=int, default=0, help="Profiler latency pairs (0: not measured)")
     args = parser.parse_args(argv)
     _pin_threads(args.threads)
 
@@ -90,8 +96,30 @@ def main(argv: list[str] | None = None) -> dict:
             "linear": interleaved_ratio(lambda: linear(x_lin), lambda: q_lin(x_lin), args.pairs),
             "conv": interleaved_ratio(lambda: conv(x_conv), lambda: q_conv(x_conv), max(50, args.pairs // 3)),
         }
+    if args.profiler_pairs:
+        result["profiler"] = profiler_latency(args.profiler_pairs)
     print(json.dumps(result))
     return result
+
+
+def profiler_latency(pairs: int) -> dict:
+    """Best ``Profiler.measure_latency`` of an int8 and a float32 ``Linear(1024, 1024)``, batch 64,
+    over ``pairs`` interleaved pairs (the measurement ``test_quantization_with_profiler`` asserted on)."""
+    import numpy as np
+
+    from tinytorch.core.layers import Linear, Sequential
+    from tinytorch.core.tensor import Tensor
+    from tinytorch.optimization.quantization import quantize_model
+    from tinytorch.profiling.profiler import Profiler
+
+    np.random.seed(0)
+    fp32 = Sequential(Linear(1024, 1024))
+    int8 = quantize_model(fp32, inplace=False)
+    x = Tensor(np.random.default_rng(0).standard_normal((64, 1024)).astype(np.float32))
+    prof = Profiler()
+    took = [(prof.measure_latency(int8, x, repeats=3), prof.measure_latency(fp32, x, repeats=3)) for _ in range(pairs)]
+    best_int8, best_fp32 = min(q for q, _ in took), min(f for _, f in took)
+    return {"ratio": best_int8 / best_fp32, "int8_ms": 1e3 * best_int8, "fp32_ms": 1e3 * best_fp32, "pairs": pairs}
 
 
 if __name__ == "__main__":

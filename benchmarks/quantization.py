@@ -20,6 +20,8 @@ the scheme):
 6. ``QuantizedLinear`` / ``Linear`` (batch 64, 1024 × 1024) and ``QuantizedConv2D`` / ``Conv2D``
    forward time: median of interleaved pairs in a fresh subprocess with one BLAS thread (target
    ≤ 1.15×; why one thread: ``forward_speed.py``), and with BLAS's default threads for information;
+   and ``Profiler.measure_latency`` of an int8 / fp32 ``Linear(1024, 1024)`` model, best of 10 pairs
+   with one BLAS thread (target ≤ 2×: the bound module 16's profiler test asserted until it flaked);
 7. extra peak memory (tracemalloc) of a quantized forward, as a fraction of the float32 weight bytes,
    for the MLP 1024-1024-1024-10 (the target) and, for information, a single 1024 × 1024 layer and a
    Conv2D (there: quantized minus float forward, since both unfold the input the same way);
@@ -324,8 +326,8 @@ def gaussian_mlp_rows() -> list[dict]:
     ]
 
 
-def _speed_probe(threads: int | None, pairs: int) -> dict:
-    command = [sys.executable, str(SPEED_PROBE), "--pairs", str(pairs)]
+def _speed_probe(threads: int | None, pairs: int, profiler_pairs: int = 0) -> dict:
+    command = [sys.executable, str(SPEED_PROBE), "--pairs", str(pairs), "--profiler-pairs", str(profiler_pairs)]
     if threads:
         command += ["--threads", str(threads)]
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True)
@@ -336,7 +338,7 @@ def _speed_probe(threads: int | None, pairs: int) -> dict:
 
 def speed_rows(pairs: int = 300) -> list[dict]:
     """Quantized / float forward time (``forward_speed.py``): one BLAS thread for the target, see there."""
-    pinned, threaded = _speed_probe(1, pairs), _speed_probe(None, pairs)
+    pinned, threaded = _speed_probe(1, pairs, profiler_pairs=10), _speed_probe(None, pairs)
     labels = {
         "linear": "QuantizedLinear / Linear forward, batch 64, 1024x1024",
         "conv": "QuantizedConv2D / Conv2D forward, Conv2D(64,64,3,pad=1), batch (8,64,16,16)",
@@ -364,6 +366,17 @@ def speed_rows(pairs: int = 300) -> list[dict]:
                 True,
             )
         )
+    prof = pinned["profiler"]  # was a test's assertion (tests/modules/16_quantization, with_profiler)
+    rows.append(
+        row(
+            f"Profiler latency int8 / fp32, quantize_model(Linear 1024x1024), batch 64, 1 BLAS thread, best of "
+            f"{prof['pairs']} interleaved pairs ({prof['int8_ms']:.2f} / {prof['fp32_ms']:.2f} ms)",
+            prof["ratio"],
+            "x",
+            "<= 2",
+            prof["ratio"] <= 2,
+        )
+    )
     return rows
 
 

@@ -1,29 +1,39 @@
-"""Run in a fresh interpreter by the module-16 integration tests, for measurements the test process
-itself cannot make reliably.
+"""How much resident memory (RSS, as the operating system counts it) quantizing a float32 model in
+place really gives back — measured in a forked child of the test process (``measure_in_fork``), for
+``test_os_level_memory_reduction``.
 
-Default mode (``test_os_level_memory_reduction``): how much resident memory (RSS, as the operating
-system counts it) quantizing a float32 model really gives back.
-
-Builds a Linear-only model of ``--megabytes`` MB of float32 weights, measures RSS, quantizes it in
+Builds a Linear-only model of ``megabytes`` MiB of float32 weights, measures RSS, quantizes it in
 place, collects garbage and measures again, then runs one forward + backward pass and measures a
-third time. Prints one JSON line: the model's bytes before/after and the three RSS readings.
+third time. Returns the model's bytes before/after and the three RSS readings.
 
-The parent sets ``MALLOC_MMAP_THRESHOLD_`` so glibc serves every large array with its own mapping and
-unmaps it on free: then RSS drops exactly when the last reference to an array goes, which is what is
-being tested (not glibc's heap-trimming heuristics).
+The child first sets glibc's mmap threshold (``mallopt``, what ``MALLOC_MMAP_THRESHOLD_=65536`` does at
+start-up) so every large array gets its own mapping and is unmapped on free: then RSS drops exactly
+when the last reference to an array goes, which is what is being tested (not glibc's heap-trimming
+heuristics, nor the dynamic threshold earlier tests in the same process have raised). A fork costs
+~5 ms where a fresh interpreter cost ~0.9 s (importing NumPy alone ~0.4 s here); the readings are
+differences, so the pages the child shares with its parent cancel out.
 
-``--latency`` (``test_quantization_with_profiler``): the profiler's latency of an int8 and a float32
-``Linear(1024, 1024)`` on a batch of 64, interleaved, best of five. The parent pins BLAS to one thread:
-on a busy machine a multi-threaded BLAS stalls on every call for whole scheduler slices, which punishes
-the block-by-block int8 path (several BLAS calls) far more than one float32 call, and says nothing
-about the code being measured.
+Why 16 MiB is enough: the in-place quantization frees 12.0 MiB (theory: weights minus codes and
+scales); in the fork RSS shows 11.6 MiB of it freed, and 9.95 MiB after a forward + backward pass,
+which keeps ~2 MiB of its own whatever the model's size (BLAS and scratch buffers set up in the child);
+run to run the readings moved by < 0.1 MiB. The test asks for 70 % of theory (8.4 MiB): a model that
+keeps its float weights alive reads −4.3 MiB (verified by leaking them on purpose: the test fails),
+12.7 MiB below the bar, > 100× the run-to-run noise. Smaller does not hold: at 8 MiB the pass's own
+2 MiB leave 3.95 MiB freed of the 4.2 MiB asked for. The size costs ~0.1 s; the fork does not depend on it.
+
+As a script: ``python rss_probe_script.py [--megabytes 16]`` measures in its own process (after the same
+``mallopt``) and prints one JSON line.
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
+import ctypes.util
 import gc
 import json
+import os
+import traceback
 import warnings
 
 import numpy as np
@@ -32,9 +42,10 @@ import psutil  # the test's dependency: add psutil to the test environment if th
 from tinytorch.core.layers import Linear, Sequential
 from tinytorch.core.tensor import Tensor
 from tinytorch.optimization.quantization import QuantizationWarning, quantize_model
-from tinytorch.profiling.profiler import Profiler
 
 WIDTH = 1024  # every layer is WIDTH × WIDTH: 4 MiB of float32 weights
+MEGABYTES = 16
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters (malloc.h)
 
 
 def rss() -> int:
@@ -49,25 +60,20 @@ def model_bytes(model) -> dict:
     }
 
 
-def latency() -> dict:
-    np.random.seed(0)
-    fp32 = Sequential(Linear(WIDTH, WIDTH))
-    int8 = quantize_model(fp32, inplace=False)
-    x = Tensor(np.random.default_rng(0).standard_normal((64, WIDTH)).astype(np.float32))
-    prof = Profiler()
-    pairs = [(prof.measure_latency(int8, x, repeats=3), prof.measure_latency(fp32, x, repeats=3)) for _ in range(5)]
-    return {"int8_s": min(q for q, _ in pairs), "fp32_s": min(f for _, f in pairs)}
+def map_large_allocations(threshold: int = 65536) -> bool:
+    """glibc: serve every allocation of ``threshold`` bytes or more by its own mapping, trim freed heap
+    above it. False where there is no ``mallopt`` (then freed memory may stay resident)."""
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or None)
+    mallopt = getattr(libc, "mallopt", None)
+    if mallopt is None:
+        return False
+    return bool(mallopt(_M_MMAP_THRESHOLD, threshold)) and bool(mallopt(_M_TRIM_THRESHOLD, threshold))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--megabytes", type=int, default=16)
-    parser.add_argument("--latency", action="store_true")
-    args = parser.parse_args()
-    if args.latency:
-        print(json.dumps(latency()))
-        return
-    layers = max(1, args.megabytes * (1 << 20) // (WIDTH * WIDTH * 4))
+def measure(megabytes: int = MEGABYTES) -> dict:
+    layers = max(1, megabytes * (1 << 20) // (WIDTH * WIDTH * 4))
+    gc.freeze()  # what the process held before is never collected here: not between two readings, nor
+    # traversed by every collection (the test process's heap: seconds of gc under load)
     np.random.seed(0)
     model = Sequential([Linear(WIDTH, WIDTH) for _ in range(layers)])
     before_bytes = model_bytes(model)
@@ -80,19 +86,51 @@ def main() -> None:
     model(x).sum().backward()
     del x
     rss_after_pass = rss()
-    print(
-        json.dumps(
-            {
-                "layers": layers,
-                "weights": layers * WIDTH * WIDTH,
-                "before_bytes": before_bytes,
-                "after_bytes": model_bytes(model),
-                "rss_fp32": rss_fp32,
-                "rss_int8": rss_int8,
-                "rss_after_pass": rss_after_pass,
-            }
-        )
-    )
+    return {
+        "layers": layers,
+        "weights": layers * WIDTH * WIDTH,
+        "before_bytes": before_bytes,
+        "after_bytes": model_bytes(model),
+        "rss_fp32": rss_fp32,
+        "rss_int8": rss_int8,
+        "rss_after_pass": rss_after_pass,
+    }
+
+
+def measure_in_fork(megabytes: int = MEGABYTES) -> dict:
+    """``measure(megabytes)`` in a forked child with large allocations mapped; its result (or its error)."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into the caller
+        code, reply = 1, "{}"
+        try:
+            os.close(read_end)
+            if not map_large_allocations():
+                raise RuntimeError("no mallopt in this C library: RSS after a free would not be meaningful")
+            reply, code = json.dumps(measure(megabytes)), 0
+        except BaseException:
+            reply = json.dumps({"error": traceback.format_exc()})
+        finally:
+            try:
+                with os.fdopen(write_end, "w") as out:
+                    out.write(reply)
+            finally:
+                os._exit(code)
+    os.close(write_end)
+    with os.fdopen(read_end) as replies:
+        reply = replies.read()
+    _, status = os.waitpid(pid, 0)
+    result = json.loads(reply or "{}")
+    assert os.waitstatus_to_exitcode(status) == 0 and "error" not in result, result.get("error", status)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="RSS freed by quantizing a float32 model in place")
+    parser.add_argument("--megabytes", type=int, default=MEGABYTES)
+    args = parser.parse_args()
+    map_large_allocations()
+    print(json.dumps(measure(args.megabytes)))
 
 
 if __name__ == "__main__":
