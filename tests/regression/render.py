@@ -12,6 +12,7 @@ import os
 import re
 
 from regression.analysis import dedupe, stage_span
+from regression.causes import cause_hits
 from regression.classify import BY_QUANTIZATION, EMPTY, LAYERING, REGARDLESS
 from regression.common import module_label
 
@@ -54,12 +55,8 @@ def legend(report: dict) -> str:
 
 def _cause_line(cause: dict) -> str:
     where = f" at {cause['origin']}" if cause.get("origin") else ""
-    models = f"; models {', '.join(cause['models'])}" if cause["models"] else ""
-    modules = ", ".join(module_label(m) for m in cause["modules"]) or "-"
-    return (
-        f"{cause['tests']} test(s) [{'/'.join(cause['classifications'])}] {cause['example']}{where}"
-        f" — modules {modules}{models}; stages {stage_span(cause['stages'])}"
-    )
+    hits = cause_hits(cause)  # variants, models, modules, stages it hits (causes.py)
+    return f"{cause['tests']} test(s) [{'/'.join(cause['classifications'])}] {cause['example']}{where} — {hits}"
 
 
 def _cell_notes(cell: dict) -> list[str]:
