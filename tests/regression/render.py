@@ -11,6 +11,7 @@ import html
 import os
 import re
 
+from regression import charts
 from regression.analysis import dedupe, stage_span
 from regression.causes import cause_hits
 from regression.classify import BY_QUANTIZATION, EMPTY, LAYERING, REGARDLESS
@@ -318,6 +319,7 @@ def render_html(report: dict) -> str:
         f'<p><span id="verdict" class="verdict {"ok" if ok else "red"}">{esc(report["verdict"]["text"])}</span> '
         f"{report['counts']['passed']} passed, {report['counts']['failed']} failed · {esc(report['generated'])}</p>",
         *_html_grid(report, esc),
+        *charts.stage_charts(report),  # inline SVG, charts.py
     ]
     skipped = [c for c in report["cells"] if c["skipped"]]
     if skipped:
@@ -339,6 +341,7 @@ def render_html(report: dict) -> str:
         parts.append("</ul>")
     if report["coverage"]:
         parts += _html_coverage(report["coverage"], esc)
+        parts.append(charts.coverage_chart(report["coverage"]))
     else:
         parts.append('<h2>Coverage per module</h2><p id="coverage-missing">No coverage data in this report: run '
                      "<code>nox -s coverage</code> after <code>nox -s regression</code>.</p>")  # fmt: skip
