@@ -23,6 +23,7 @@ come from any code): characters XML 1.0 cannot hold are written as ``\\xNN`` / `
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import xml.etree.ElementTree as ET
@@ -66,6 +67,7 @@ def _element(tag: str, parent: ET.Element | None = None, text=None, **attributes
     return node
 
 
+@functools.lru_cache(maxsize=1 << 16)  # the same ids come back at every stage of every cell
 def split_test_id(test_id: str, variant: str | None = None, model: str | None = None) -> tuple[str, str]:
     """(classname, name) of a pytest node id: ``tests/modules/03_layers/test_x.py::TestY::test_z[mlp-int8]``
     -> ``("tests.modules.03_layers.test_x.TestY", "test_z[mlp-int8]")``. A collection error's id is the file:
@@ -187,25 +189,42 @@ def cell_suites(cell: dict, summary: dict, failures: list[dict]) -> list[ET.Elem
     return suites
 
 
-def testsuites(suites: list[ET.Element], name: str) -> ET.Element:
-    """``<testsuites>`` over ``suites`` with their counts and time added up."""
-    root = _element("testsuites", name=name)
+def _totals(suites: list[ET.Element]) -> dict:
     totals = {"tests": 0, "failures": 0, "errors": 0}
     time = 0.0
     for suite in suites:
         for key in totals:
             totals[key] += int(suite.get(key, "0"))
         time += float(suite.get("time", "0"))
-        root.append(suite)
-    for key, value in totals.items():
-        root.set(key, str(value))
-    root.set("time", seconds(time))
+    return dict(totals, time=seconds(time))
+
+
+def testsuites(suites: list[ET.Element], name: str) -> ET.Element:
+    """``<testsuites>`` over ``suites`` with their counts and time added up."""
+    root = _element("testsuites", name=name, **_totals(suites))
+    root.extend(suites)
     return root
 
 
 def to_text(root: ET.Element) -> str:
     ET.indent(root)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+    return _DECLARATION + ET.tostring(root, encoding="unicode") + "\n"
+
+
+_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>\n'
+
+
+def _suite_text(suite: ET.Element) -> str:
+    ET.indent(suite, level=1)
+    return "  " + ET.tostring(suite, encoding="unicode")
+
+
+def _wrap(suites: list[ET.Element], texts: list[str], name: str) -> str:
+    """A ``<testsuites>`` document from suites serialized once (``texts``): the combined file reuses them."""
+    head = ET.tostring(_element("testsuites", name=name, **_totals(suites)), encoding="unicode")
+    if not texts:
+        return _DECLARATION + head + "\n"
+    return _DECLARATION + head.replace(" />", ">", 1) + "\n" + "\n".join(texts) + "\n</testsuites>\n"
 
 
 def render_junit(report: dict, cells: list[dict]) -> tuple[dict[str, str], str]:
@@ -214,13 +233,15 @@ def render_junit(report: dict, cells: list[dict]) -> tuple[dict[str, str], str]:
     failures: dict[str, list[dict]] = {}
     for failure in report["failures"]:
         failures.setdefault(failure["cell"], []).append(failure)
-    per_cell, every = {}, []
+    per_cell, every, every_text = {}, [], []
     for cell in cells:
         name = cell["cell"]
         suites = cell_suites(cell, summaries.get(name, {}), failures.get(name, []))
-        per_cell[name] = to_text(testsuites(suites, name))
-        every += suites  # an ElementTree element keeps no parent: the same suites go in the combined file
-    return per_cell, to_text(testsuites(every, "tinytorch regression"))
+        texts = [_suite_text(suite) for suite in suites]
+        per_cell[name] = _wrap(suites, texts, name)
+        every += [ET.Element("testsuite", suite.attrib) for suite in suites]  # the counts, not the testcases
+        every_text += texts
+    return per_cell, _wrap(every, every_text, "tinytorch regression")
 
 
 def write_junit(out: Path, report: dict, cells: list[dict]) -> None:
