@@ -117,9 +117,10 @@ def coverage_chart(coverage: dict) -> str:
     rows = [r for r in (coverage or {}).get("modules", []) if r.get("statements") is not None]
     if not rows:
         return ""
-    body = []
+    key = "per module: upper bar statements, lower bar branches; dashed line: its threshold; hatched: under it"
+    body = [f'<text x="0" y="13">{_esc(key)}</text>']
     for index, row in enumerate(rows):
-        y = 5 + index * ROW * 2
+        y = 5 + (index + 1) * ROW * 2 - ROW
         threshold = row.get("threshold")
         stmts = _ratio(row.get("covered"), row.get("statements"))
         branches = _ratio(row.get("covered_branches"), row.get("branches"))
@@ -144,7 +145,7 @@ def coverage_chart(coverage: dict) -> str:
             words.append(str(row["status"]))
         body.append(f'<text x="{LABEL + BAR + 8}" y="{y + 17}">{_esc(" · ".join(words))}</text>')
     title = "coverage per module: statements and branches against the threshold"
-    return _svg("ttc-coverage", title, 2 * len(rows), body, width=LABEL + BAR + 380)
+    return _svg("ttc-coverage", title, 2 * len(rows) + 1, body, width=LABEL + BAR + 380)
 
 
 def stage_charts(report: dict) -> list[str]:

@@ -68,7 +68,8 @@ def coverage() -> dict:
 
 def test_the_coverage_chart_draws_statements_and_branches_against_the_threshold():
     root = parse(charts.coverage_chart(coverage()))
-    words = texts(root)
+    key, *words = texts(root)
+    assert "upper bar statements, lower bar branches" in key and "hatched: under it" in key
     assert words[0] == "01 tensor" and words[1] == "stmts 97.0 % · branches 75.0 % (under) · threshold 90 % · ok"
     assert words[2] == "16 <quantization>" and words[3] == "stmts 75.0 % (under) · branches — · threshold 85 % · below"
     assert [r.get("class") for r in root.iter(f"{SVG}rect") if r.get("class")] == ["stmts", "under", "under"]
