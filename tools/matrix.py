@@ -51,6 +51,7 @@ TEST_DEPS: tuple[str, ...] = (
     "pytest-timeout==2.4.0",
     "hypothesis==6.141.1",  # the newest hypothesis that still installs on Python 3.9
     "psutil==7.2.2",
+    "xmlschema==3.4.5",  # the newest that still installs on Python 3.9 (pure Python): the JUnit XML schema test
 )
 """What the test suite and the chain import besides NumPy, pinned alike in every environment."""
 

@@ -11,7 +11,9 @@ import html
 import os
 import re
 
+from regression import charts
 from regression.analysis import dedupe, stage_span
+from regression.causes import cause_hits
 from regression.classify import BY_QUANTIZATION, EMPTY, LAYERING, REGARDLESS
 from regression.common import module_label
 
@@ -54,12 +56,8 @@ def legend(report: dict) -> str:
 
 def _cause_line(cause: dict) -> str:
     where = f" at {cause['origin']}" if cause.get("origin") else ""
-    models = f"; models {', '.join(cause['models'])}" if cause["models"] else ""
-    modules = ", ".join(module_label(m) for m in cause["modules"]) or "-"
-    return (
-        f"{cause['tests']} test(s) [{'/'.join(cause['classifications'])}] {cause['example']}{where}"
-        f" — modules {modules}{models}; stages {stage_span(cause['stages'])}"
-    )
+    hits = cause_hits(cause)  # variants, models, modules, stages it hits (causes.py)
+    return f"{cause['tests']} test(s) [{'/'.join(cause['classifications'])}] {cause['example']}{where} — {hits}"
 
 
 def _cell_notes(cell: dict) -> list[str]:
@@ -321,6 +319,7 @@ def render_html(report: dict) -> str:
         f'<p><span id="verdict" class="verdict {"ok" if ok else "red"}">{esc(report["verdict"]["text"])}</span> '
         f"{report['counts']['passed']} passed, {report['counts']['failed']} failed · {esc(report['generated'])}</p>",
         *_html_grid(report, esc),
+        *charts.stage_charts(report),  # inline SVG, charts.py
     ]
     skipped = [c for c in report["cells"] if c["skipped"]]
     if skipped:
@@ -342,6 +341,7 @@ def render_html(report: dict) -> str:
         parts.append("</ul>")
     if report["coverage"]:
         parts += _html_coverage(report["coverage"], esc)
+        parts.append(charts.coverage_chart(report["coverage"]))
     else:
         parts.append('<h2>Coverage per module</h2><p id="coverage-missing">No coverage data in this report: run '
                      "<code>nox -s coverage</code> after <code>nox -s regression</code>.</p>")  # fmt: skip

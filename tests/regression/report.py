@@ -26,6 +26,7 @@ import os  # noqa: E402
 
 from regression.analysis import build_report  # noqa: E402
 from regression.common import git_head, unwritable_folder, write_json, write_text_atomic  # noqa: E402
+from regression.junit import write_junit  # noqa: E402
 from regression.loading import ReportInputError, load_cells, read_json_file  # noqa: E402
 from regression.render import render_html, render_markdown, render_text  # noqa: E402
 
@@ -113,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     report = build_report(cells, baseline, coverage, commit, args.fail_on_skipped)
     try:
         write_outputs(args.out, report)
+        write_junit(args.out, report, cells)  # each cell's junit.xml and OUT/regression.junit.xml
     except OSError as error:
         print(f"report.py: cannot write {error.filename or args.out}: {error.strerror or error}", file=sys.stderr)
         return 2

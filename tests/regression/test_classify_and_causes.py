@@ -196,3 +196,54 @@ def test_an_int8_only_failure_is_regardless_when_its_fp32_counterpart_fails_too(
     paired = dict(record, variant="int8", twin_id="t.py::a[mlp-fp32]")
     assert classify(paired, set(), {(3, "t.py::a[mlp-fp32]")})[0] == REGARDLESS
     assert classify(paired, {(3, "t.py::a[mlp-fp32]")}, {(3, "t.py::a[mlp-fp32]")})[0] == BY_QUANTIZATION
+
+
+def test_one_bug_in_every_int8_variant_is_one_cause_that_names_them():
+    """Issue 22: the message names the variant and the model; the bug is one (same type, same line)."""
+    origin = "tinytorch/optimization/int8.py:131 in encode"
+    failures = [
+        failure(f"t.py::test_out[{m}-{v}]", f"AssertionError: {m}-{v}: relative error {e} % > 1.0 %", stage=s)
+        for m, v, e, s in [("mlp", "int8", 2.43, 3), ("mlp", "int8static", 2.58, 3), ("cnn", "int8tensor", 3.07, 9)]
+    ]
+    for f in failures:
+        f["origin"] = origin
+    causes = group_causes(failures)
+    assert len(causes) == 1
+    (cause,) = causes
+    assert cause["message"] == "AssertionError: <model>-<variant>: relative error N % > N %"
+    assert cause["variants"] == ["int8", "int8static", "int8tensor"] and cause["models"] == ["cnn", "mlp"]
+    assert cause["hits"] == (
+        "3 variants: int8, int8static, int8tensor; 2 models: cnn, mlp; 1 module: 03 layers; stages 03,09"
+    )
+
+
+def test_variant_and_model_names_normalize_as_words_only():
+    assert normalize("mlp-int8static: err 2.5", models={"mlp"}) == "<model>-<variant>: err N"
+    assert normalize("model cnn drifted on int8tensor", models={"cnn"}) == "model <model> drifted on <variant>"
+    # a word that merely contains a name is kept: "cnnx", "myint8", "the_mlp"
+    assert normalize("cnnx myint8 the_mlp", models={"cnn", "mlp"}) == "cnnx myint8 the_mlp"
+
+
+def test_the_same_normalized_message_at_another_line_or_of_another_type_stays_apart():
+    a = failure("t.py::a[mlp-int8]", "AssertionError: mlp-int8: error 2.4", origin="tinytorch/a.py:1 in f")
+    b = failure("t.py::a[mlp-int8static]", "AssertionError: mlp-int8static: error 2.5", origin="tinytorch/a.py:7 in f")
+    c = failure("t.py::a[cnn-int8]", "ValueError: cnn-int8: error 2.4", origin="tinytorch/a.py:1 in f")
+    assert len(group_causes([a, b, c])) == 3
+
+
+def test_the_headline_counts_one_cause_for_one_bug_in_three_variants():
+    from regression.analysis import analyse_cell
+
+    records = []
+    for variant, error in [("fp32", None), ("int8", 2.43), ("int8static", 2.58), ("int8tensor", 3.07)]:
+        test_id = f"tests/modules/03_layers/t.py::test_out[mlp-{variant}]"
+        rec = record(test_id, outcome="passed" if error is None else "failed", model="mlp")
+        if error is not None:
+            rec["message"] = f"AssertionError: mlp-{variant}: relative error {error} % > 1.0 %"
+            rec["origin"] = "tinytorch/optimization/int8.py:131 in encode"
+        records.append(rec)
+    stage = {"stage": 3, "key": "03", "name": "layers", "red": True, "problems": []}
+    summary, failures, _ = analyse_cell({"cell": "c", "stages": [stage], "records": records})
+    assert len(summary["causes"]) == 1 and len(failures) == 3
+    assert "3 test(s), 1 cause(s)" in summary["headline"]
+    assert summary["causes"][0]["hits"].startswith("3 variants: int8, int8static, int8tensor; 1 model: mlp")

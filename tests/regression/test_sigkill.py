@@ -50,15 +50,17 @@ def test_killed_report_runs_leave_the_previous_report_whole(tmp_path):
     out = tmp_path / "out"
     command = [sys.executable, str(REPORT), "--cells", str(cells), "--out", str(out)]
     duration = timed(command)
-    names = ("regression.json", "regression.md", "regression.html")
+    names = ("regression.json", "regression.md", "regression.html", "regression.junit.xml")
+    endings = ("}", "regression: 3000 passed, 0 failed", "</html>", "</testsuites>")
     rng = random.Random(0)
     for _ in range(RUNS):
         kill_at_random(command, duration * 1.2, rng)
-        for name in names:  # each file is an old or a new complete one: every version ends the same way
-            text = (out / name).read_text(encoding="utf-8")
-            assert text.rstrip().endswith(("}", "regression: 3000 passed, 0 failed", "</html>")), name
+        for path in [out / name for name in names] + [cells / "c" / "junit.xml"]:
+            text = path.read_text(encoding="utf-8")  # an old or a new complete one: every version ends the same way
+            assert text.rstrip().endswith(endings), path
     timed(command)  # the next complete run clears what killed ones left
     assert sorted(p.name for p in out.iterdir()) == sorted(names)
+    assert not list((cells / "c").glob(".*.tmp"))
 
 
 @pytest.mark.timeout(900)  # 20 chain starts: ~30 s on an idle 2-core machine, much more under load
