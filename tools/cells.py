@@ -30,7 +30,10 @@ ENV_REPORT_ARGS = "TINYTORCH_REPORT_ARGS"
 ENV_CHAIN_ARGS = "TINYTORCH_CHAIN_ARGS"
 """Extra ``chain.py`` arguments for every cell of a multi-session run, where posargs would reach every
 session: ``TINYTORCH_CHAIN_ARGS="--upto 9" nox``."""
-RUN_SETTINGS = (ENV_REPORTS, ENV_NO_REPORT, ENV_FROM_ARTIFACTS, ENV_REPORT_ARGS, ENV_CHAIN_ARGS, "TINYTORCH_PROGRESS")
+RUN_SETTINGS = (
+    *(ENV_REPORTS, ENV_NO_REPORT, ENV_FROM_ARTIFACTS, ENV_REPORT_ARGS, ENV_CHAIN_ARGS, "TINYTORCH_PROGRESS"),
+    *("TINYTORCH_REGRESSION_STORE", "TINYTORCH_REGRESSION_STORE_MAX_MB"),  # the stage store (stage_store.py)
+)
 """What an outer run (``signoff``, CI, a user's shell) sets for its own cells and report. The test suite
 must never see them: under ``signoff`` the reports root is ``reports/signoff``, and a test that runs the
 tools would read or write the release's results instead of its own (``conftest.py`` removes them)."""

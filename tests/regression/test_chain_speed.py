@@ -1,0 +1,193 @@
+"""--first-red, the stage store, and the process runner: fast answers that are still the right answers."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from regression.conftest import build_tree, start_chain
+from regression.contract import run_with_timeout, tail_text
+from regression.stage_store import StageStore
+
+# Stage 02 is red; 03 and 04 are green but slow: --first-red must not wait for them.
+TREE = {
+    "pytest.ini": "[pytest]\npython_files = test_*.py\n",
+    "tests/modules/01_tensor/test_ok.py": "def test_one():\n    assert True\n",
+    "tests/modules/02_activations/test_red.py": "def test_red():\n    assert 1 == 2, 'two'\n",
+    "tests/modules/03_layers/test_slow.py": "import time\n\ndef test_slow():\n    time.sleep(30)\n",
+    "tests/modules/04_losses/test_four.py": "def test_ok():\n    assert True\n",
+}
+GREEN = {
+    "pytest.ini": "[pytest]\npython_files = test_*.py\n",
+    "tests/modules/01_tensor/test_ok.py": "def test_one():\n    assert True\n",
+    "tests/modules/02_activations/test_two.py": "def test_two():\n    assert True\n",
+}
+
+
+def _run(root: Path, out: Path, *args: str, timeout: float = 120):
+    process = start_chain(root, out, *args)
+    stdout, stderr = process.communicate(timeout=timeout)
+    return (
+        process.returncode,
+        stderr,
+        json.loads((out / "stages.json").read_text()) if (out / "stages.json").exists() else None,
+    )
+
+
+def test_first_red_stops_the_cell_at_its_first_red_stage_and_cancels_those_above(tmp_path):
+    root = build_tree(tmp_path / "repo", TREE)
+    started = time.monotonic()
+    code, stderr, cell = _run(root, tmp_path / "out", "--upto", "4", "--jobs", "2", "--first-red", "--no-reuse")
+    assert time.monotonic() - started < 25, stderr  # stage 03's 30 s sleep was cancelled, not waited for
+    assert code == 1
+    assert [s["key"] for s in cell["stages"]] == ["01", "02"] and cell["stages"][1]["red"]
+    assert cell["cancelled"] == ["03", "04"] and cell["green"] is False
+    assert "cancelled stage(s) 03, 04" in stderr
+
+
+def test_a_stage_whose_inputs_did_not_change_is_reused_and_any_change_reruns_it(tmp_path):
+    root = build_tree(tmp_path / "repo", GREEN)
+    store = tmp_path / "store"
+    code, _, first = _run(root, tmp_path / "out", "--upto", "2", "--store", str(store))
+    assert code == 0 and first["reused"] == 0
+    code, stderr, second = _run(root, tmp_path / "out", "--upto", "2", "--store", str(store))
+    assert code == 0 and second["reused"] == 2 and "(reused)" in stderr
+    assert all(s["reused"]["date"] for s in second["stages"]) and [s["passed"] for s in second["stages"]] == [1, 2]
+    # a test file of module 02 changes: stage 01 is still reused, stage 02 runs again
+    (root / "tests/modules/02_activations/test_two.py").write_text("def test_two():\n    assert 2 == 3\n")
+    code, _, third = _run(root, tmp_path / "out", "--upto", "2", "--store", str(store))
+    assert code == 1 and [bool(s.get("reused")) for s in third["stages"]] == [True, False]
+    assert third["stages"][1]["red"]
+    # a new test file in folder 01 is an input too, although no stage ever opened it
+    (root / "tests/modules/01_tensor/test_new.py").write_text("def test_new():\n    assert True\n")
+    code, _, fourth = _run(root, tmp_path / "out", "--upto", "2", "--store", str(store))
+    assert not fourth["stages"][0].get("reused") and fourth["stages"][0]["passed"] == 2
+    # --no-reuse runs everything; same-commit reuses nothing recorded outside a git commit
+    _, _, forced = _run(root, tmp_path / "out", "--upto", "2", "--store", str(store), "--no-reuse")
+    assert forced["reused"] == 0
+    _, _, pinned = _run(root, tmp_path / "out", "--upto", "2", "--store", str(store), "--reuse", "same-commit")
+    assert pinned["reused"] == 0
+
+
+def test_the_store_stays_within_its_bound_dropping_the_least_recently_used(tmp_path):
+    store = StageStore(tmp_path / "store", max_bytes=1500)
+    for key in ("01", "02", "03"):
+        data = tmp_path / f"{key}.log"
+        data.write_text("x" * 600)
+        store.save("c", key, "d", {}, {"red": False}, {"stage.log": data}, None)
+        time.sleep(0.02)
+    assert store.prune() >= 1
+    assert not list((tmp_path / "store" / "c" / "01").glob("*/entry.json"))
+    assert list((tmp_path / "store" / "c" / "03").glob("*/entry.json"))
+
+
+def test_a_silent_hung_child_and_its_own_children_are_killed_at_the_time_out(tmp_path):
+    pid_file = tmp_path / "grandchild.pid"
+    script = (
+        "import subprocess, sys, time\n"
+        f"p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
+        f"open({str(pid_file)!r}, 'w').write(str(p.pid))\n"
+        "time.sleep(60)\n"  # never prints a line
+    )
+    started = time.monotonic()
+    done = run_with_timeout([sys.executable, "-c", script], timeout=1.5, output=tmp_path / "log")
+    assert done.timed_out and time.monotonic() - started < 10
+    grandchild = int(pid_file.read_text())
+    time.sleep(0.2)
+    assert not _alive(grandchild), "the child's own subprocess survived the time-out"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as handle:  # a zombie is dead
+        return handle.read().split()[2] != "Z"
+
+
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_signal_ends_every_stage_process_group_and_publishes_nothing(tmp_path, sig, code):
+    root = build_tree(
+        tmp_path / "repo",
+        {**TREE, "tests/modules/02_activations/test_red.py": TREE["tests/modules/03_layers/test_slow.py"]},
+    )
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "stages.json").write_text('{"previous": true}')
+    process = start_chain(root, out, "--upto", "3", "--jobs", "3", "--no-reuse")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and len(_stage_groups(process.pid)) < 2:
+        time.sleep(0.1)
+    groups = _stage_groups(process.pid)
+    assert groups, "no stage process started"
+    process.send_signal(sig)
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode == code, stderr
+    assert "Traceback" not in stderr and "stopped by" in stderr
+    assert json.loads((out / "stages.json").read_text()) == {"previous": True}
+    time.sleep(0.2)
+    survivors = [pid for pid in _pids() if _pgid(pid) in groups and _alive(pid)]
+    assert not survivors
+    assert not list(out.glob(".run-*")), "the run's working folder was left behind"
+
+
+def _pids() -> list[int]:
+    return [int(p) for p in os.listdir("/proc") if p.isdigit()]
+
+
+def _pgid(pid: int) -> int | None:
+    try:
+        return os.getpgid(pid)
+    except ProcessLookupError:
+        return None
+
+
+def _stage_groups(parent: int) -> set[int]:
+    """Process groups led by children of the chain process (each stage leads its own)."""
+    found = set()
+    for pid in _pids():
+        try:
+            with open(f"/proc/{pid}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == parent and _pgid(pid) == pid:
+            found.add(pid)
+    return found
+
+
+def test_tail_text_bounds_a_huge_output_and_says_how_much_was_cut(tmp_path):
+    log = tmp_path / "log"
+    log.write_text("x" * 5_000_000 + "\nlast line\n")
+    tail = tail_text(log, 25)
+    assert len(tail) < 20_000 and tail.endswith("last line") and "bytes cut" in tail
+
+
+def test_the_chain_refuses_a_store_it_cannot_write(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(Path(__file__).with_name("chain.py")),
+            "--cell",
+            "c",
+            "--out",
+            str(tmp_path / "o"),
+            "--store",
+            str(blocker / "store"),
+            "--check-only",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 2 and "--store" in done.stderr
