@@ -5,13 +5,6 @@ Readers see the old file or the new one, never half of one; a failed write remov
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-_TESTS = str(Path(__file__).resolve().parents[1] / "tests")
-if _TESTS not in sys.path:
-    sys.path.append(_TESTS)  # `regression` is the package tests/regression (see its README)
-
-from regression.common import write_json, write_text_atomic  # noqa: E402
+from tools.harness import write_json, write_text_atomic
 
 __all__ = ["write_json", "write_text_atomic"]

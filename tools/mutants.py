@@ -53,6 +53,7 @@ if str(REPO_ROOT) not in sys.path:  # `python tools/mutants.py` as well as `pyth
 
 from tinytorch.registry import LAST_STAGE  # noqa: E402
 from tinytorch.registry import label as module_label  # noqa: E402  (import-free: loads no tinytorch module)
+from tools.harness import run_with_timeout  # noqa: E402
 from tools.mutant_catalogue import AREAS, CLASSIFICATIONS, LAYERING, MUTANTS, Edit, Mutant  # noqa: E402
 
 SCHEMA = 2  # 2: verdicts judge stage, module and classification; mutants run --upto their expected stage
@@ -221,32 +222,17 @@ class ChainRun:
     error: str | None = None
 
 
-def _run_logged(command: list[str], cwd: Path, log, verbose: bool, timeout: float | None) -> int:
-    log.write(f"$ {' '.join(command)}\n")
-    log.flush()
-    proc = subprocess.Popen(
-        command,
-        cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        encoding="utf-8",
-        errors="replace",
-    )
-    try:
-        deadline = None if timeout is None else time.monotonic() + timeout
-        for line in proc.stdout:
-            log.write(line)
-            if verbose:
-                sys.stderr.write(f"    {line}")
-            if deadline is not None and time.monotonic() > deadline:
-                proc.kill()
-                raise subprocess.TimeoutExpired(command, timeout)
-        return proc.wait()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+def _run_logged(command: list[str], cwd: Path, log: Path, verbose: bool, timeout: float) -> int:
+    """Run ``command`` with its output appended to ``log``; killed with its whole process group at the
+    time-out, even when it prints nothing (contract.run_with_timeout)."""
+    with open(log, "a", encoding="utf-8") as handle:
+        handle.write(f"$ {' '.join(command)}\n")
+    done = run_with_timeout(command, timeout=timeout, output=log, cwd=cwd, append=True)
+    if verbose:
+        sys.stderr.write(log.read_text(encoding="utf-8", errors="replace"))
+    if done.timed_out:
+        raise subprocess.TimeoutExpired(command, timeout)
+    return done.returncode
 
 
 def _load(path: Path) -> dict | None:
@@ -256,25 +242,37 @@ def _load(path: Path) -> dict | None:
         return None
 
 
-def run_chain(copy: Path, cell: str, *, upto: int, jobs: int, stage_timeout: float, verbose: bool = False) -> ChainRun:
+def run_chain(
+    copy: Path,
+    cell: str,
+    *,
+    upto: int,
+    jobs: int,
+    stage_timeout: float,
+    verbose: bool = False,
+    store: Path | None = None,
+) -> ChainRun:
     """Stages 1..``upto`` of the chain on the copy at ``copy`` (this interpreter, the copy's tinytorch),
-    then the report on that one cell."""
+    stopping at the first red stage, then the report on that one cell. With ``store`` the stages whose
+    recorded inputs the mutant did not touch are reused from the control's run (stage_store.py)."""
     cell_out = copy / "reports" / "cells" / cell
     report_out = copy / "reports" / cell
     report_out.mkdir(parents=True, exist_ok=True)
     python = sys.executable
     chain = [python, CHAIN, "--cell", cell, "--out", str(cell_out), "--import-from", "checkout"]
-    chain += ["--upto", str(upto), "--jobs", str(jobs), "--timeout", str(stage_timeout)]
+    chain += ["--upto", str(upto), "--jobs", str(jobs), "--timeout", str(stage_timeout), "--first-red"]
+    chain += ["--store", str(store)] if store is not None else ["--no-reuse"]
     report = [python, REPORT, "--cells", str(cell_out), "--out", str(report_out)]
     start = time.monotonic()
     chain_exit = report_exit = None
     error = None
-    with open(report_out / "chain.log", "w", encoding="utf-8") as log:
-        try:
-            chain_exit = _run_logged(chain, copy, log, verbose, stage_timeout * upto)
-            report_exit = _run_logged(report, copy, log, False, 300)
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            error = f"{type(exc).__name__}: {exc}"
+    log = report_out / "chain.log"
+    log.write_text("", encoding="utf-8")
+    try:
+        chain_exit = _run_logged(chain, copy, log, verbose, stage_timeout * upto)
+        report_exit = _run_logged(report, copy, log, False, 300)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        error = f"{type(exc).__name__}: {exc}"
     seconds = time.monotonic() - start
     for name in ("stages.json", "logs"):
         if (cell_out / name).exists():
@@ -555,6 +553,32 @@ def run_one(
             shutil.rmtree(work, ignore_errors=True)
 
 
+def reuse_problems(mutant: Mutant, warm: Outcome, fresh: Outcome, store: Path) -> list[str]:
+    """What the warm run (stages reused from the control) did differently from a run with --no-reuse, and
+    which stages it reused although their recorded inputs include a file the mutant edited (or re-ran
+    although none did)."""
+    problems = []
+    if warm.got != fresh.got or warm.verdict != fresh.verdict:
+        problems.append(f"with reuse {warm.got} ({warm.verdict}), without {fresh.got} ({fresh.verdict})")
+    stages = _load(Path(warm.artifacts or "") / "stages.json") or {}
+    edited = set(mutant.files)
+    for stage in stages.get("stages", []):
+        recorded = _recorded_inputs(store, stage["key"])
+        touched = bool(edited & recorded)
+        if bool(stage.get("reused")) == touched:
+            what = "reused although" if touched else "re-ran although no"
+            problems.append(f"stage {stage['key']} {what} recorded input was edited ({', '.join(sorted(edited))})")
+    return problems
+
+
+def _recorded_inputs(store: Path, key: str) -> set[str]:
+    """The inputs the control's run of stage ``key`` recorded in the store."""
+    found: set[str] = set()
+    for entry in store.glob(f"*/{key}/*/entry.json"):
+        found |= set((_load(entry) or {}).get("inputs", {}))  # the control's, and any mutant's since: a superset
+    return found
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m tools.mutants",
@@ -568,6 +592,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=Path("reports"), help="reports folder (default: reports)")
     parser.add_argument("--root", type=Path, default=REPO_ROOT, help="repository root (default: this checkout)")
     parser.add_argument("--stage-timeout", type=float, default=300.0, help="seconds before a stage is killed")
+    parser.add_argument(
+        "--no-reuse", action="store_true", help="run every stage of every mutant (default: reuse the control's)"
+    )
+    parser.add_argument(
+        "--check-reuse",
+        action="store_true",
+        help="prove the stage store: run each mutant a second time with --no-reuse and require the same verdict, "
+        "and require the warm run to have re-run exactly the stages whose recorded inputs the mutant touched",
+    )
     parser.add_argument("--keep-temp", action="store_true", help="keep the temporary copies (path printed)")
     parser.add_argument("-v", "--verbose", action="store_true", help="echo the chain's progress lines")
     args = parser.parse_args(argv)
@@ -612,6 +645,9 @@ def main(argv: list[str] | None = None, runner: Runner = run_chain, mutants: Seq
             return 1
         kw = {"jobs": args.jobs, "stage_timeout": args.stage_timeout, "verbose": args.verbose}
         kw["keep_temp"] = args.keep_temp
+        store = None if args.no_reuse else temp / "store"  # warmed by the control, shared by the mutants
+        if store is not None:
+            kw["store"] = store
         control = None
         if not args.no_control:
             upto = max(m.expected_stage for m in selected)
@@ -637,6 +673,21 @@ def main(argv: list[str] | None = None, runner: Runner = run_chain, mutants: Seq
             outcome = run_one(
                 base, work, mutant, runner, out / "mutants" / mutant.name, upto=mutant.expected_stage, **kw
             )
+            if args.check_reuse and store is not None:
+                fresh_kw = {**kw, "store": None}
+                fresh_dir = out / "mutants" / f"{mutant.name}-no-reuse"
+                fresh = run_one(
+                    base,
+                    temp / f"{mutant.name}-fresh",
+                    mutant,
+                    runner,
+                    fresh_dir,
+                    upto=mutant.expected_stage,
+                    **fresh_kw,
+                )
+                problems = reuse_problems(mutant, outcome, fresh, store)
+                if problems:
+                    outcome.verdict, outcome.why = MISS, "stage store: " + "; ".join(problems)
             done[mutant.name] = outcome
             _progress(
                 f"{index}/{len(selected)} {mutant.name}: {outcome.verdict} in {outcome.chain_seconds} s: {outcome.why}"

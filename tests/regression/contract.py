@@ -69,12 +69,13 @@ def run_with_timeout(
     cwd: Path | None = None,
     env: dict | None = None,
     cancelled: Callable[[], bool] | None = None,
+    append: bool = False,
 ) -> Finished:
     """Run ``command`` in a new process group, its stdout and stderr written to ``output``; kill the group
     after ``timeout`` seconds, or as soon as ``cancelled()`` turns true. Whatever the child left running
     in its group (a test's own ``sleep`` subprocess) is killed when it ends, too."""
     started = time.monotonic()
-    with open(output, "wb") as sink:
+    with open(output, "ab" if append else "wb") as sink:
         process = subprocess.Popen(
             list(command),
             cwd=cwd,

@@ -8,11 +8,12 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from regression.common import spec
+from regression.common import read_jsonl, spec, write_jsonl
 from regression.stage import Context, StagePlan, coverage_file, inputs_path, run_stage, stage_paths
 from regression.stage_store import Hashes, StageStore, environment_digest, fixed_inputs
 
 REUSE_MODES = ("any", "same-commit", "none")
+ANY_CELL = "any-cell"
 
 
 @dataclass
@@ -24,9 +25,10 @@ class Reuse:
 
 
 def stage_material(ctx: Context, stage_plan: StagePlan) -> dict:
-    """What the chain passes a stage, besides files and the environment: part of the stage's key."""
+    """What the chain passes a stage, besides files and the environment: part of the stage's key. The cell
+    name is part of it only with coverage (it is in the coverage contexts); records are relabelled."""
     return {
-        "cell": ctx.cell,
+        "cell": ctx.cell if ctx.coverage else None,
         "key": stage_plan.key,
         "modules": list(stage_plan.modules),
         "only_module": stage_plan.only_module,
@@ -39,6 +41,12 @@ def stage_material(ctx: Context, stage_plan: StagePlan) -> dict:
     }
 
 
+def store_cell(ctx: Context) -> str:
+    """The store's folder for this cell: results without coverage do not depend on the cell's name (the
+    digest tells interpreters apart), so e.g. every mutant's chain reuses the control's stages."""
+    return ctx.cell if ctx.coverage else ANY_CELL
+
+
 def execute(ctx: Context, stage_plan: StagePlan, reuse: Reuse, cancelled=None) -> dict:
     if reuse.store is None:
         return run_stage(ctx, stage_plan, cancelled)
@@ -47,7 +55,7 @@ def execute(ctx: Context, stage_plan: StagePlan, reuse: Reuse, cancelled=None) -
     digest = environment_digest(stage_material(ctx, stage_plan), dict(os.environ))
     for_commit = reuse.commit if reuse.mode == "same-commit" else None
     if reuse.mode != "none" and not (reuse.mode == "same-commit" and reuse.commit is None):
-        hit = reuse.store.lookup(ctx.cell, stage_plan.key, digest, reuse.hashes, fixed, for_commit)
+        hit = reuse.store.lookup(store_cell(ctx), stage_plan.key, digest, reuse.hashes, fixed, for_commit)
         if hit is not None:
             return _restore(ctx, stage_plan, hit)
     for rel in fixed:  # hashed before the run: the content the stage runs with
@@ -59,10 +67,11 @@ def execute(ctx: Context, stage_plan: StagePlan, reuse: Reuse, cancelled=None) -
             inputs = {rel: reuse.hashes.of(rel) for rel in sorted(set(fixed) | set(read))}
             records, log = stage_paths(ctx, stage_plan)
             kept = {k: v for k, v in result.items() if k != "records_file"}
+            kept["cell"], kept["root"] = ctx.cell, str(ctx.root)
             files = {"records.jsonl": records, "stage.log": log}
             if ctx.coverage:
                 files["coverage.data"] = coverage_file(ctx, stage_plan)
-            reuse.store.save(ctx.cell, stage_plan.key, digest, inputs, kept, files, reuse.commit)
+            reuse.store.save(store_cell(ctx), stage_plan.key, digest, inputs, kept, files, reuse.commit)
     return result
 
 
@@ -80,11 +89,19 @@ def _restore(ctx: Context, stage_plan: StagePlan, hit) -> dict:
     for stored, target in (("records.jsonl", records), ("stage.log", log)):
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(hit.folder / stored, target)
+    if hit.result.get("cell") not in (None, ctx.cell):
+        relabelled = [dict(r, cell=ctx.cell) for r in read_jsonl(records)]
+        write_jsonl(records, relabelled)
     if ctx.coverage and (hit.folder / "coverage.data").exists():
         target = coverage_file(ctx, stage_plan)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(hit.folder / "coverage.data", target)
     result = dict(hit.result)
+    result.pop("cell", None)
+    old_root = result.pop("root", None)
+    file = result.get("tinytorch_file")
+    if old_root and isinstance(file, str) and file.startswith(old_root + os.sep):
+        result["tinytorch_file"] = str(ctx.root) + file[len(old_root) :]  # the same checkout file, here
     result["reused"] = {"commit": hit.commit, "date": hit.date, "seconds": result.get("seconds")}
     result["seconds"] = 0.0
     result["records_file"] = records

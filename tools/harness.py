@@ -1,0 +1,16 @@
+"""The one place the tools reach the regression harness's shared contract (``tests/regression/contract.py``
+and the atomic writes of ``common.py``): the harness is the package ``regression`` under ``tests/``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+_TESTS = str(Path(__file__).resolve().parents[1] / "tests")
+if _TESTS not in sys.path:
+    sys.path.append(_TESTS)  # after site-packages: `regression` is not installed anywhere else
+
+from regression.common import write_json, write_text_atomic  # noqa: E402
+from regression.contract import Finished, run_with_timeout  # noqa: E402
+
+__all__ = ["Finished", "run_with_timeout", "write_json", "write_text_atomic"]
