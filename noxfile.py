@@ -197,14 +197,20 @@ def signoff(session: nox.Session) -> None:
         *("--error-on-missing-interpreters", "--download-python", "never", "--report", str(nox_report)),
         *("--sessions", "lint", "tests", "regression", "signoff_cell", "coverage", "bench", "report"),
     ]
+    # A stage result is reused only if it was recorded at this very commit with identical inputs: right
+    # after `nox -s regression` its 10 cells are not run again, and nothing older than HEAD is trusted.
+    chain_args = shlex.join(["--reuse", "same-commit", *shlex.split(os.environ.get(cells.ENV_CHAIN_ARGS, ""))])
     env = {
         **os.environ,
         cells.ENV_REPORTS: str(root),
         cells.ENV_REPORT_ARGS: shlex.join(["--fail-on-skipped", *session.posargs]),
+        cells.ENV_CHAIN_ARGS: chain_args,
     }
     session.log(" ".join(command))
     subprocess.run(command, env=env, check=False)
     missing = [version for version, found in FOUND.items() if found is None]
+    reused, total = cells.reused_stages(root)
+    print(f"signoff: {reused} of {total} stage(s) reused from runs of this commit with identical inputs")
     reasons = cells.signoff_verdict(root, nox_report, missing)
     for reason in reasons:
         print(f"NO-GO reason: {reason}")

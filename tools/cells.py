@@ -149,6 +149,19 @@ def missed_bench_rows(bench: Path) -> list[str]:
         return [f"{bench} cannot be read ({type(error).__name__}: {error}): rerun `nox -s bench`"]
 
 
+def reused_stages(root: Path) -> tuple[int, int]:
+    """(stages reused from the stage store, stages in all) over the cells under ``root``."""
+    reused = total = 0
+    for stages_json in sorted((root / "cells").glob("*/stages.json")):
+        try:
+            stages = json.loads(stages_json.read_text(encoding="utf-8")).get("stages") or []
+        except (OSError, ValueError):
+            continue  # a damaged cell is the report's to refuse
+        total += len(stages)
+        reused += sum(1 for stage in stages if isinstance(stage, dict) and stage.get("reused"))
+    return reused, total
+
+
 def signoff_verdict(root: Path, nox_report: Path, missing_pythons: list[str]) -> list[str]:
     """Reasons for NO-GO (empty list = GO) from the inner nox run's ``--report`` and the report's JSON.
 

@@ -198,6 +198,9 @@ def validate(args: argparse.Namespace) -> tuple[list[StagePlan], Context]:
         pytest_args=list(args.pytest_args),
         traced_after=traced_after(plans),
         record_inputs=args.reuse != "none",
+        # Bytecode beside the stage store: shared by every cell and run of this checkout (each .pyc is
+        # named for its interpreter and pytest version), so a new --out folder does not recompile.
+        pycache=StageStore.for_root(root, args.store).folder / "pycache",
     )
     return plans, ctx
 

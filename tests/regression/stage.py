@@ -72,6 +72,7 @@ class Context:
     traced_after: dict = field(default_factory=dict)  # stage key -> the run stage below it (trace_once.py)
     work: Path | None = None  # this run's own working folder under --out (records, logs, inputs)
     record_inputs: bool = False  # the stage store is on: each stage reports the files it read
+    pycache: Path | None = None  # the stage processes' bytecode cache (default: --out/.pycache)
 
     @property
     def scratch(self) -> Path:
@@ -157,7 +158,7 @@ def build_env(ctx: Context, stage_plan: StagePlan, records: Path) -> dict:
     # Bytecode once per cell, not per stage: compiled tinytorch and pytest's rewritten test modules go to
     # the cell's own cache (never into the checkout), whatever the caller's PYTHONDONTWRITEBYTECODE says.
     env.pop("PYTHONDONTWRITEBYTECODE", None)
-    env["PYTHONPYCACHEPREFIX"] = str(ctx.out / PYCACHE)
+    env["PYTHONPYCACHEPREFIX"] = str(ctx.pycache or ctx.out / PYCACHE)
     if ctx.coverage:
         env["COVERAGE_FILE"] = str(coverage_file(ctx, stage_plan))
         env["TINYTORCH_COVERAGE_CONTEXT"] = coverage_context(ctx, stage_plan)

@@ -7,8 +7,10 @@ first stage where it exists: its module's stage, or, for a zoo case, the stage o
 later (``max(module, entry.stage)``). This plugin keeps the tracer on for new cases only and suspends it
 (``Coverage.stop()`` / ``start()``, coverage.py's public API) around every other one.
 
-It also owns the per-test dynamic contexts that ``--cov-context=test`` used to set (same labels:
-``<test id>|setup``, ``|run``, ``|teardown``), so an old case costs neither tracing nor a context switch.
+It also owns the per-test dynamic contexts (``--cov-context=test`` used to set them): one context per
+case, its test id, switched to once at its setup, so an old case costs neither tracing nor a context
+switch. One context per case, not one per phase (``|setup``, ``|run``, ``|teardown``): the question
+the HTML answers is which tests, at which stage, ran a line.
 
 ``TINYTORCH_TRACE_AFTER=j`` (set by the chain) says which stages of this cell already traced their new
 cases: every stage run before this one, i.e. a case is traced here iff it is new at a stage above j.
@@ -69,18 +71,9 @@ class TraceOnce:
                 self.suspended = True
         return None
 
-    def _switch(self, item, when: str) -> None:
-        if self.cov is not None and not self.suspended:
-            self.cov.switch_context(f"{item.nodeid}|{when}")
-
     def pytest_runtest_setup(self, item):
-        self._switch(item, "setup")
-
-    def pytest_runtest_call(self, item):
-        self._switch(item, "run")
-
-    def pytest_runtest_teardown(self, item):
-        self._switch(item, "teardown")
+        if self.cov is not None and not self.suspended:
+            self.cov.switch_context(item.nodeid)
 
     @pytest.hookimpl(hookwrapper=True, trylast=True)  # inside pytest-cov's: runs before it saves
     def pytest_runtestloop(self, session):

@@ -1,0 +1,153 @@
+"""What a cell of the regression chain costs, as ratios to a flat ``pytest tests/modules`` in the same run.
+
+The machine is shared, so absolute times do not hold from run to run; ratios measured back to back do.
+Every figure is wall time (what a maintainer waits for); the chain runs ``--jobs 2`` as the matrix does,
+the flat run one process. Rows:
+
+* a full cell (16 stages) with coverage, and without: the speed issue's targets (≤ 2.2×, ≤ 1.8×);
+* the per-stage fixed cost (a stage's seconds minus its tests' own seconds, median of the 16) and the
+  coverage share of a covered cell — for information, no target;
+* the coverage data one cell writes (≤ 10 MB: each case is traced once per cell, trace_once.py);
+* the same cell again with nothing changed: every stage reused from the stage store (≤ 0.2×);
+* ``--first-red`` on a bug that is live at stage 03 (a copy with the ``codec_scale_4bit`` mutant):
+  the answer in ≤ 0.5× the flat run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CHAIN = ROOT / "tests" / "regression" / "chain.py"
+FIRST_RED_MUTANT = "codec_scale_4bit"  # live at stage 03, module 03 (tools/mutant_catalogue.py)
+
+
+def _env() -> dict:
+    env = {**os.environ, **dict.fromkeys(("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"), "1")}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # both runs cache bytecode, as any machine that ran once does
+    return env
+
+
+def _timed(command: list[str], cwd: Path) -> tuple[float, int, str]:
+    start = time.perf_counter()
+    done = subprocess.run(command, cwd=cwd, env=_env(), capture_output=True, text=True, check=False)
+    return time.perf_counter() - start, done.returncode, (done.stderr.strip().splitlines() or [""])[-1]
+
+
+def _chain(root: Path, out: Path, *args: str) -> tuple[float, int, dict]:
+    seconds, code, last = _timed(
+        [
+            sys.executable,
+            str(root / "tests/regression/chain.py"),
+            "--cell",
+            "bench",
+            "--out",
+            str(out),
+            "--jobs",
+            "2",
+            "--root",
+            str(root),
+            *args,
+        ],
+        root,
+    )
+    stages = json.loads((out / "stages.json").read_text()) if (out / "stages.json").exists() else {}
+    if code not in (0, 1) or not stages:
+        print(f"[chain_cost] chain {' '.join(args)} exited {code}: {last}", file=sys.stderr)
+    return seconds, code, stages
+
+
+def _fixed_cost(stages: dict, records: Path) -> float:
+    tests: dict[int, float] = {}
+    for line in records.read_text(encoding="utf-8").splitlines():
+        record = json.loads(line)
+        if record.get("kind") == "test":
+            tests[record["stage"]] = tests.get(record["stage"], 0.0) + record["seconds"]
+    return statistics.median(s["seconds"] - tests.get(s["stage"], 0.0) for s in stages.get("stages", []))
+
+
+def _mutated_copy(work: Path) -> Path:
+    sys.path.insert(0, str(ROOT))
+    from tools import mutants
+
+    copy = work / "mutated"
+    mutants.snapshot(ROOT, copy, mutants.source_files(ROOT))
+    mutants.apply_mutant(copy, mutants.by_name([FIRST_RED_MUTANT])[0])
+    return copy
+
+
+def _row(figure: str, value: float, unit: str, target: str, ok: bool) -> dict:
+    return {"figure": figure, "value": round(value, 3), "unit": unit, "target": target, "ok": ok}
+
+
+def run() -> list[dict]:
+    work = Path(tempfile.mkdtemp(prefix="tinytorch-chain-cost-"))
+    try:
+        flat, flat_code, _ = _timed(
+            [sys.executable, "-m", "pytest", "tests/modules", "-q", "-p", "no:cacheprovider"], ROOT
+        )
+        store = work / "store"
+        plain, plain_code, plain_cell = _chain(ROOT, work / "plain", "--store", str(store))
+        records = work / "plain" / plain_cell.get("records_file", "none")
+        fixed = _fixed_cost(plain_cell, records) if records.is_file() else float("nan")
+        covered, cov_code, cov_cell = _chain(ROOT, work / "covered", "--coverage", "--no-reuse")
+        again, again_code, again_cell = _chain(ROOT, work / "plain", "--store", str(store))
+        red, red_code, red_cell = _chain(
+            _mutated_copy(work), work / "first-red", "--first-red", "--no-reuse", "--import-from", "checkout"
+        )
+        coverage_mb = sum(p.stat().st_size for p in (work / "covered" / "coverage").glob(".coverage*")) / 2**20
+        reused = again_cell.get("reused", 0)
+        first = next((s["stage"] for s in red_cell.get("stages", []) if s.get("red")), None)
+        runs = sum(s.get("passed", 0) + s.get("failed", 0) for s in plain_cell.get("stages", []))
+        return [
+            _row(
+                f"flat pytest tests/modules, wall ({'green' if flat_code == 0 else 'RED'})",
+                flat,
+                "s",
+                "-",
+                flat_code == 0,
+            ),
+            _row(
+                f"full cell with coverage / flat ({covered:.1f} s; {runs} test runs)",
+                covered / flat,
+                "x",
+                "<= 2.2x, green",
+                cov_code == 0 and covered / flat <= 2.2,
+            ),
+            _row(
+                f"full cell without coverage / flat ({plain:.1f} s)",
+                plain / flat,
+                "x",
+                "<= 1.8x, green",
+                plain_code == 0 and plain / flat <= 1.8,
+            ),
+            _row("per-stage fixed cost (stage seconds - its tests' seconds, median of 16)", fixed, "s", "-", True),
+            _row(
+                "coverage share of a covered cell ((with - without) / with)", (covered - plain) / covered, "", "-", True
+            ),
+            _row("coverage data of one cell", coverage_mb, "MB", "<= 10 MB", coverage_mb <= 10),
+            _row(
+                f"same cell again, nothing changed / flat ({reused} of 16 stages reused)",
+                again / flat,
+                "x",
+                "<= 0.2x, 16 reused",
+                again_code == 0 and reused == 16 and again / flat <= 0.2,
+            ),
+            _row(
+                f"--first-red on a stage-03 bug / flat (first red: {first})",
+                red / flat,
+                "x",
+                "<= 0.5x, red at 03",
+                red_code == 1 and first == 3 and red / flat <= 0.5,
+            ),
+        ]
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
