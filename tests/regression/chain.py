@@ -262,7 +262,8 @@ def run_and_publish(args: argparse.Namespace, argv, plans: list[StagePlan], ctx:
         if record.get("kind") != "session"
     ]
     header = cell_header(args.cell, False, None)
-    green = not any(r["red"] for r in results) and not cancelled
+    flaky = [test for r in results for test in r.get("flaky", [])]
+    green = not any(r["red"] for r in results) and not cancelled and not flaky  # flaky is never green
     reused = [r["key"] for r in results if r.get("reused")]
     header.update(
         {
@@ -293,12 +294,13 @@ def run_and_publish(args: argparse.Namespace, argv, plans: list[StagePlan], ctx:
         f"[{args.cell}] {len(results)} stage(s) in {header['seconds']:.1f} s"
         + (f" ({len(reused)} reused)" if reused else "")
         + ": "
-        + ("all green" if green else f"RED at stage(s) {', '.join(red)}" if red else "partial")
+        + ("all green" if green else f"RED at stage(s) {', '.join(red)}" if red else "not green")
+        + (f", {len(flaky)} flaky test(s): {flaky[0]}{' …' if len(flaky) > 1 else ''}" if flaky else "")
         + (f", cancelled {', '.join(cancelled)}" if cancelled else "")
         + f"  -> {out / 'stages.json'}",
         file=sys.stderr,
     )
-    return 0 if not red else 1
+    return 0 if not red and not flaky else 1
 
 
 def _installed_tinytorch() -> bool:

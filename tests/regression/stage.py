@@ -31,6 +31,7 @@ from regression.common import (
 )
 from regression.contract import run_with_timeout, tail_text
 from regression.inputs import ENV_EXCLUDE, ENV_INPUTS
+from regression.rerun import FLAKY, apply_rerun, rerun_candidates
 from tinytorch.registry import MODULES
 
 ENTRY = Path(__file__).resolve().parent / "pytest_entry.py"
@@ -209,6 +210,9 @@ def run_stage(ctx: Context, stage_plan: StagePlan, cancelled=None) -> dict:
         exit_code, timed_out, was_cancelled = _run_pytest(ctx, stage_plan, existing, records_path, log_path, cancelled)
     else:
         log_path.write_text("", encoding="utf-8")
+    flaky = []
+    if exit_code not in (None, 0) and not (timed_out or was_cancelled) and records_path.exists():
+        flaky = _rerun_failures(ctx, stage_plan, records_path, cancelled)
     output = tail_text(log_path, STDERR_TAIL_LINES)
     records = list(read_jsonl(records_path)) if records_path.exists() else []
     if records:  # without records pytest never ran properly: that problem is reported instead
@@ -219,7 +223,26 @@ def run_stage(ctx: Context, stage_plan: StagePlan, cancelled=None) -> dict:
     result["log"] = f"logs/{log_path.name}"  # where publish puts it
     result["records_file"] = records_path
     result["cancelled"] = was_cancelled
+    result["flaky"] = flaky
     return result
+
+
+def _rerun_failures(ctx: Context, stage_plan: StagePlan, records_path: Path, cancelled) -> list[str]:
+    """Run the stage's failed tests once more in a fresh process (rerun.py); returns those that passed."""
+    node_ids = rerun_candidates(list(read_jsonl(records_path)))
+    if not node_ids:
+        return []
+    rerun_records = records_path.with_name(f"rerun_{stage_plan.key}.jsonl")
+    rerun_log = records_path.parent.parent / "logs" / f"stage_{stage_plan.key}.rerun.log"
+    command = build_command(ctx, stage_plan, node_ids)
+    env = build_env(ctx, stage_plan, rerun_records)
+    env.pop(ENV_INPUTS, None)  # the first run already said what the stage reads
+    if ctx.coverage:
+        env["COVERAGE_FILE"] = str(coverage_file(ctx, stage_plan)) + ".rerun"
+    run_with_timeout(command, timeout=ctx.timeout, output=rerun_log, cwd=ctx.root, env=env, cancelled=cancelled)
+    if ctx.coverage:
+        Path(env["COVERAGE_FILE"]).unlink(missing_ok=True)  # the first run's data is the stage's
+    return apply_rerun(records_path, rerun_records, f"logs/{rerun_log.name}")
 
 
 def _run_pytest(ctx: Context, stage_plan: StagePlan, folders: list[str], records: Path, log: Path, cancelled):
@@ -273,6 +296,8 @@ def judge_stage(stage_plan, records, problems, exit_code, timed_out, output, ctx
                 }
             )
     failing = sum(1 for r in tests if r["outcome"] in FAIL_OUTCOMES) + len(collect_errors)
+    # Failures that passed on their rerun (rerun.py) explain pytest's exit code 1 without making it red.
+    flaky_only = exit_code == 1 and not failing and any(r["outcome"] == FLAKY for r in tests)
     if timed_out:
         problems.append(
             {
@@ -282,7 +307,7 @@ def judge_stage(stage_plan, records, problems, exit_code, timed_out, output, ctx
                 "message": f"stage killed after {ctx.timeout:.0f} s (raise --timeout or find the hanging test)",
             }
         )
-    elif exit_code not in (None, 0) and not failing and not problems:
+    elif exit_code not in (None, 0) and not failing and not problems and not flaky_only:
         reason = _last_meaningful_line(output)
         problems.append(
             {
@@ -294,7 +319,7 @@ def judge_stage(stage_plan, records, problems, exit_code, timed_out, output, ctx
             }
         )
     collected = session.get("collected", 0)
-    red = bool(problems or failing or exit_code not in (0,) or collected == 0)
+    red = bool(problems or failing or (exit_code != 0 and not flaky_only) or collected == 0)
     if collected == 0 and not problems and not failing:
         problems.append(
             {

@@ -191,3 +191,43 @@ def test_the_chain_refuses_a_store_it_cannot_write(tmp_path):
         check=False,
     )
     assert done.returncode == 2 and "--store" in done.stderr
+
+
+FLAKY_TREE = {
+    "pytest.ini": "[pytest]\npython_files = test_*.py\n",
+    # fails on its first run only: the marker file is written by the failing run
+    "tests/modules/01_tensor/test_flaky.py": (
+        "import pathlib\n\n"
+        "MARK = pathlib.Path(__file__).with_name('ran-once')\n\n"
+        "def test_fails_the_first_time_only():\n"
+        "    first = not MARK.exists()\n"
+        "    MARK.write_text('x')\n"
+        "    assert not first, 'first run'\n\n"
+        "def test_always_red():\n"
+        "    assert False, 'always'\n\n"
+        "def test_green():\n"
+        "    assert True\n"
+    ),
+}
+
+
+def test_a_test_that_fails_once_then_passes_in_a_fresh_process_is_flaky_never_green_nor_red(tmp_path):
+    root = build_tree(tmp_path / "repo", FLAKY_TREE)
+    code, stderr, cell = _run(root, tmp_path / "out", "--upto", "1", "--no-reuse")
+    stage = cell["stages"][0]
+    assert stage["flaky"] == ["tests/modules/01_tensor/test_flaky.py::test_fails_the_first_time_only"]
+    records = [json.loads(line) for line in (tmp_path / "out" / cell["records_file"]).read_text().splitlines()]
+    by_id = {r["test_id"].split("::")[-1]: r for r in records if r.get("kind") == "test"}
+    flaky = by_id["test_fails_the_first_time_only"]
+    assert flaky["outcome"] == "flaky" and flaky["first_outcome"] == "failed" and "first run" in flaky["message"]
+    assert (tmp_path / "out" / flaky["rerun_log"]).is_file() and (tmp_path / "out" / stage["log"]).is_file()
+    assert by_id["test_always_red"]["outcome"] == "failed" and stage["red"]  # failed twice: a failure
+
+
+def test_a_stage_whose_only_failure_is_flaky_is_not_red(tmp_path):
+    tree = {k: v.replace("def test_always_red():\n    assert False, 'always'\n\n", "") for k, v in FLAKY_TREE.items()}
+    root = build_tree(tmp_path / "repo", tree)
+    code, stderr, cell = _run(root, tmp_path / "out", "--upto", "1", "--no-reuse")
+    stage = cell["stages"][0]
+    assert stage["flaky"] and not stage["red"] and stage["problems"] == []
+    assert code == 1 and cell["green"] is False and "1 flaky test(s)" in stderr  # and never green
