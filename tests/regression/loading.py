@@ -5,6 +5,11 @@ record line that is not a record is a ``ReportInputError`` naming the file (and 
 that happens legitimately — a writer killed in the middle of its last line — becomes an explicit
 "incomplete stage" problem that turns the cell red, and so does a stage whose records do not add up to
 what it collected.
+
+Text from the code under test is read defensively: every string is ``escape.clean`` (lone surrogates
+replaced, at most ``escape.LIMIT`` bytes — a 5 MB message or stderr tail becomes an excerpt ending
+``… (N bytes cut)``); a field of the wrong type (a problem that is not an object, an unknown
+classification, a stage listed twice, a ``schema`` this build does not read) is refused, file named.
 """
 
 from __future__ import annotations
@@ -14,12 +19,38 @@ import re
 from collections import Counter
 from pathlib import Path
 
-from regression.classify import EMPTY
-from regression.common import FAIL_OUTCOMES, NEUTRAL_OUTCOMES, PASS_OUTCOMES, DamagedRecords, read_records
+from regression.classify import CLASSIFICATIONS, EMPTY
+from regression.common import FAIL_OUTCOMES, NEUTRAL_OUTCOMES, PASS_OUTCOMES, SCHEMA, DamagedRecords, read_records
+from regression.escape import clean_all
 from tinytorch.registry import LAST_STAGE
 
 OUTCOMES = PASS_OUTCOMES | FAIL_OUTCOMES | NEUTRAL_OUTCOMES
 _STAGE_INTS = ("stage", "collected", "passed", "failed", "errors", "collect_errors", "skipped", "xfailed")
+READS_SCHEMAS = (SCHEMA,)  # the stages.json versions this build reads (no ``schema`` field: the current one)
+_NUMBER = (int, float)
+# Fields the report shows or computes with: each must be absent, null, or of this type.
+_HEADER_TYPES = {
+    "python": str,
+    "numpy": str,
+    "started": str,
+    "commit": str,
+    "root": str,
+    "skip_reason": str,
+    "seconds": _NUMBER,
+}
+_STAGE_TYPES = {"key": str, "name": str, "log": str, "seconds": _NUMBER, "exit_code": int}
+_PROBLEM_TYPES = {"module": int, "test_id": str, "message": str}
+_RECORD_TYPES = {
+    "module": int,
+    "file": str,
+    "variant": str,
+    "model": str,
+    "pairing": str,
+    "twin_id": str,
+    "message": str,
+    "origin": str,
+    "when": str,
+}
 
 
 class ReportInputError(ValueError):
@@ -41,10 +72,40 @@ def read_json_file(path: Path, what: str):
         raise ReportInputError(f"{what} {path}: cannot read it ({error.strerror or error})") from None
 
 
+def _wrong_type(data: dict, types: dict) -> str | None:
+    """The first field of ``data`` that is present, not null and not of its type in ``types``."""
+    for key, kind in types.items():
+        value = data.get(key)
+        if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
+            return f"{key!r} is {type(value).__name__} {str(value)[:60]!r}"
+    return None
+
+
+def check_problem(problem, where: str) -> None:
+    if not isinstance(problem, dict):
+        raise ReportInputError(f"{where} is {type(problem).__name__}, not an object; rerun `nox -s regression`")
+    if problem.get("classification", EMPTY) not in CLASSIFICATIONS:
+        raise ReportInputError(
+            f"{where}: classification {str(problem.get('classification'))[:80]!r} is not one of {list(CLASSIFICATIONS)}"
+        )
+    bad = _wrong_type(problem, _PROBLEM_TYPES)
+    if bad:
+        raise ReportInputError(f"{where}: {bad}")
+
+
 def check_header(header, path: Path) -> dict:
     """A ``stages.json`` must be the chain's: a cell name, a ``stages`` list of stage dicts with counts."""
     if not isinstance(header, dict) or not isinstance(header.get("cell"), str) or not header["cell"]:
         raise ReportInputError(f"{path}: not a chain stages.json (no 'cell' name); rerun `nox -s regression`")
+    schema = header.get("schema", SCHEMA)
+    if isinstance(schema, bool) or schema not in READS_SCHEMAS:
+        raise ReportInputError(
+            f"{path}: schema {str(schema)[:40]!r} is not one this build reads (it reads "
+            f"{', '.join(map(str, READS_SCHEMAS))}); report it with the checkout that wrote it, or rerun the chain"
+        )
+    bad = _wrong_type(header, _HEADER_TYPES)
+    if bad:
+        raise ReportInputError(f"{path}: {bad}; rerun `nox -s regression`")
     stages = header.get("stages")
     if not isinstance(stages, list):
         raise ReportInputError(f"{path}: 'stages' is not a list; rerun `nox -s regression`")
@@ -60,6 +121,14 @@ def check_header(header, path: Path) -> dict:
             raise ReportInputError(f"{where}: stage {stage['stage']} is outside 1..{LAST_STAGE}")
         if not isinstance(stage.get("red"), bool) or not isinstance(stage.get("problems", []), list):
             raise ReportInputError(f"{where}: 'red' must be true/false and 'problems' a list")
+        bad = _wrong_type(stage, _STAGE_TYPES)
+        if bad:
+            raise ReportInputError(f"{where}: {bad}")
+        for number, problem in enumerate(stage.get("problems", [])):
+            check_problem(problem, f"{where}.problems[{number}]")
+    twice = sorted(k for k, n in Counter(s["stage"] for s in stages).items() if n > 1)
+    if twice:
+        raise ReportInputError(f"{path}: stage(s) {twice} listed more than once; rerun `nox -s regression`")
     return header
 
 
@@ -73,8 +142,11 @@ def check_record(record: dict, path: Path, number: int) -> None:
         bad = f"outcome {record.get('outcome')!r} is not one of {sorted(OUTCOMES)}"
     elif not isinstance(record.get("stage"), int) or not 1 <= record["stage"] <= LAST_STAGE:
         bad = f"stage {record.get('stage')!r} is not a stage number"
+    else:
+        bad = _wrong_type(record, _RECORD_TYPES)
     if bad:
-        raise ReportInputError(f"{path}: record {number} ({record.get('test_id', '?')}) is not a test record: {bad}")
+        name = str(record.get("test_id", "?"))[:200]
+        raise ReportInputError(f"{path}: record {number} ({name!r}) is not a test record: {bad}")
 
 
 def _count_problems(header: dict, records: list[dict], records_file: Path, truncated: str | None) -> None:
@@ -107,7 +179,7 @@ def _problem(stage: dict, message: str) -> dict:
 
 
 def load_cell(stages_file: Path) -> dict:
-    header = check_header(read_json_file(stages_file, "cell results"), stages_file)
+    header = check_header(clean_all(read_json_file(stages_file, "cell results")), stages_file)
     name = header.get("records_file", "records.jsonl")
     if not isinstance(name, str) or "/" in name or "\\" in name or not name.endswith(".jsonl"):
         raise ReportInputError(f"{stages_file}: 'records_file' {name!r} is not a file name beside it")
@@ -127,7 +199,7 @@ def load_cell(stages_file: Path) -> dict:
             raise ReportInputError(f"{records_file}: not UTF-8 text ({error.reason})") from None
         for number, record in enumerate(loaded.records, start=1):
             check_record(record, records_file, number)
-        records, truncated = loaded.records, loaded.truncated_tail
+        records, truncated = clean_all(loaded.records), loaded.truncated_tail
         _count_problems(header, records, records_file, truncated)
     header["records"] = records
     header["dir"] = str(stages_file.parent)
