@@ -4,8 +4,9 @@ Everything a test id, a failure message, a stderr tail or a coverage table carri
 or a terminal command:
 
 * ``clean`` — any value: lone surrogates (``"\\ud800"`` from a JSON escape) become U+FFFD, so writing it
-  never raises ``UnicodeEncodeError``; longer than ``LIMIT`` UTF-8 bytes, it is cut to an excerpt ending
-  ``… (N bytes cut)``. ``clean_all`` does it to every string of a nested dict/list.
+  never raises ``UnicodeEncodeError``; longer than ``LIMIT`` UTF-8 bytes (as read; ``SHOWN_LIMIT`` for a
+  line shown, which joins a few values), it is cut to an excerpt ending ``… (N bytes cut)``.
+  ``clean_all`` does it to every string of a nested dict/list.
 * ``visible`` — control characters (C0 incl. ``\\r``, ``\\n``, ``\\t``, ESC; DEL; C1 U+0080–U+009F; line and
   paragraph separators; bidi overrides) shown as ``\\x1b``, ``\\n``, ``\\u202e``: nothing moves the cursor,
   clears the screen, rings, sets the clipboard (OSC 52) or breaks a line of the grid.
@@ -21,7 +22,8 @@ import html
 import re
 from pathlib import Path
 
-LIMIT = 4000  # UTF-8 bytes of any one value the report copies (a failure message, a test id, a stderr tail)
+LIMIT = 4000  # UTF-8 bytes of any one value read (a failure message, a test id, a stderr tail): loading.py
+SHOWN_LIMIT = 16000  # of any one string shown — a headline or cause line joins a few values: a safety net
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
@@ -40,10 +42,13 @@ def cut(text: str, limit: int = LIMIT) -> str:
 
 def clean(value, limit: int = LIMIT) -> str:
     """``str(value)`` that always encodes (lone surrogates -> U+FFFD) and is at most ~``limit`` bytes."""
-    return cut(_SURROGATE.sub("\ufffd", str(value)), limit)
+    text = value if type(value) is str else str(value)
+    if _SURROGATE.search(text):
+        text = _SURROGATE.sub("\ufffd", text)
+    return cut(text, limit) if len(text) > limit // 4 else text  # 4 bytes a character at most
 
 
-def clean_all(data, limit: int = LIMIT):
+def clean_all(data, limit: int = SHOWN_LIMIT):
     """``data`` with every string (keys too) ``clean``; numbers, booleans and None as they are."""
     if isinstance(data, str):
         return clean(data, limit)
@@ -63,7 +68,7 @@ def _show(match: re.Match) -> str:
 
 def visible(value) -> str:
     """Clean text with every control character shown as an escape (``\\x1b``), never emitted."""
-    return _CONTROL.sub(_show, clean(value))
+    return _CONTROL.sub(_show, clean(value, SHOWN_LIMIT))
 
 
 def visible_all(data):
@@ -84,13 +89,17 @@ def md_text(value) -> str:
 
 def md_code(value, in_table: bool = False) -> str:
     """A Markdown code span holding ``value`` literally: fenced with one backtick more than its longest run
-    (padded with spaces when it starts or ends with one); in a table, ``|`` is ``\\|`` (GFM's rule)."""
+    (padded with spaces when it starts or ends with one). In a GFM table a ``|`` is ``\\|`` (GFM's rule);
+    a backslash there would pair with the pipe's, so such a value is escaped text instead of code."""
     text = visible(value)
     if in_table:
+        if "\\" in text:
+            return md_text(value)
         text = text.replace("|", "\\|")
     runs = [len(r) for r in re.findall(r"`+", text)]
     fence = "`" * (max(runs, default=0) + 1)
-    pad = " " if text.startswith(("`", " ")) or text.endswith(("`", " ")) or not text else ""
+    edge = text.startswith(("`", " ")) or text.endswith(("`", " "))
+    pad = " " if edge and text.strip(" ") else ""
     return f"{fence}{pad}{text}{pad}{fence}"
 
 

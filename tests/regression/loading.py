@@ -21,7 +21,7 @@ from pathlib import Path
 
 from regression.classify import CLASSIFICATIONS, EMPTY
 from regression.common import FAIL_OUTCOMES, NEUTRAL_OUTCOMES, PASS_OUTCOMES, SCHEMA, DamagedRecords, read_records
-from regression.escape import clean_all
+from regression.escape import LIMIT, clean_all
 from tinytorch.registry import LAST_STAGE
 
 OUTCOMES = PASS_OUTCOMES | FAIL_OUTCOMES | NEUTRAL_OUTCOMES
@@ -100,7 +100,7 @@ def check_header(header, path: Path) -> dict:
     schema = header.get("schema", SCHEMA)
     if isinstance(schema, bool) or schema not in READS_SCHEMAS:
         raise ReportInputError(
-            f"{path}: schema {str(schema)[:40]!r} is not one this build reads (it reads "
+            f"{path}: schema {repr(schema)[:40]} is not one this build reads (it reads "
             f"{', '.join(map(str, READS_SCHEMAS))}); report it with the checkout that wrote it, or rerun the chain"
         )
     bad = _wrong_type(header, _HEADER_TYPES)
@@ -179,7 +179,7 @@ def _problem(stage: dict, message: str) -> dict:
 
 
 def load_cell(stages_file: Path) -> dict:
-    header = check_header(clean_all(read_json_file(stages_file, "cell results")), stages_file)
+    header = check_header(clean_all(read_json_file(stages_file, "cell results"), LIMIT), stages_file)
     name = header.get("records_file", "records.jsonl")
     if not isinstance(name, str) or "/" in name or "\\" in name or not name.endswith(".jsonl"):
         raise ReportInputError(f"{stages_file}: 'records_file' {name!r} is not a file name beside it")
@@ -199,7 +199,7 @@ def load_cell(stages_file: Path) -> dict:
             raise ReportInputError(f"{records_file}: not UTF-8 text ({error.reason})") from None
         for number, record in enumerate(loaded.records, start=1):
             check_record(record, records_file, number)
-        records, truncated = clean_all(loaded.records), loaded.truncated_tail
+        records, truncated = clean_all(loaded.records, LIMIT), loaded.truncated_tail
         _count_problems(header, records, records_file, truncated)
     header["records"] = records
     header["dir"] = str(stages_file.parent)

@@ -31,7 +31,7 @@ import os  # noqa: E402
 
 from regression.analysis import build_report  # noqa: E402
 from regression.common import git_head, unwritable_folder  # noqa: E402
-from regression.escape import clean_all  # noqa: E402
+from regression.escape import LIMIT, clean_all  # noqa: E402
 from regression.loading import ReportInputError, load_cells, read_json_file  # noqa: E402
 from regression.out_lock import FolderBusy, exclusive, publish  # noqa: E402
 from regression.render import render_html, render_markdown, render_text  # noqa: E402
@@ -75,7 +75,7 @@ def check_out(out: Path) -> None:
 
 
 def load_baseline(path: Path) -> dict:
-    data = read_json_file(path, "--baseline")
+    data = clean_all(read_json_file(path, "--baseline"), LIMIT)  # cleaned as the cells are: their test ids match
     if not isinstance(data, dict) or not isinstance(data.get("failures"), list) or "cells" not in data:
         raise ReportInputError(
             f"--baseline {path}: not a regression.json (no 'failures' list); pass the regression.json of a "
@@ -110,7 +110,7 @@ def load_coverage(path: Path) -> dict:
             raise ReportInputError(f"--coverage-json {path}: file {str(name)[:200]!r} has no summary object")
     html_index = Path(path).parent / "html" / "index.html"
     found = {"json": data, "modules": modules, "html": str(html_index.resolve()) if html_index.is_file() else None}
-    return clean_all(found)
+    return clean_all(found, LIMIT)
 
 
 _MODULE_COUNTS = ("statements", "covered_lines", "branches", "covered_branches")
