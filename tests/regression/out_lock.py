@@ -14,7 +14,7 @@ file notices (its inode is no longer the path's) and locks the new one, so two w
 fsync'd), and only when all are written renames them into place, one after the other: readers see each
 file whole, old or new. A failed write (full disk, ``RLIMIT_FSIZE``) removes this run's temporaries and
 raises before anything is renamed, so the previous files stay published together. Cleaning touches only
-this run's temporaries and those whose pid is provably dead (no such process) — never a live run's.
+this run's own temporaries and those whose pid is provably dead (no such process) — never a live run's.
 """
 
 from __future__ import annotations
@@ -122,8 +122,8 @@ def temporary_name(name: str) -> str:
 
 
 def clean_temporaries(folder, names=None) -> list[Path]:
-    """Remove temporaries (of ``names``, or any) left in ``folder`` by this process or by a dead one;
-    a live process's are kept. Returns what was removed."""
+    """Remove temporaries (of ``names``, or any) left in ``folder`` by a dead process; a live process's —
+    this one's included — are kept (a run removes its own when it fails). Returns what was removed."""
     removed = []
     with contextlib.suppress(OSError):
         for entry in Path(folder).iterdir():
@@ -131,7 +131,7 @@ def clean_temporaries(folder, names=None) -> list[Path]:
             if not match or (names is not None and match["name"] not in names):
                 continue
             pid = int(match["pid"])
-            if pid == os.getpid() or not pid_alive(pid):
+            if not pid_alive(pid):
                 with contextlib.suppress(OSError):
                     entry.unlink()
                     removed.append(entry)
