@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Iterator, Mapping, TextIO
 
 LOCK_NAME = ".lock"
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")  # a folder name's ESC or newline is shown, never obeyed
 _TEMPORARY = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)(?:-[0-9a-f]+)?\.tmp$")  # also common.py's ``.<name>.<pid>.tmp``
 
 
@@ -39,7 +40,11 @@ class FolderBusy(RuntimeError):
     def __init__(self, folder: Path, pid: int | None, holder: str):
         self.folder, self.pid, self.holder = folder, pid, holder
         who = f"pid {pid} ({holder})" if pid else "another process (pid not known yet)"
-        super().__init__(f"{folder} is being written by {who}; wait for it, or drop --no-wait to queue behind it")
+        super().__init__(_shown(f"{folder} is being written by {who}"))
+
+
+def _shown(text: str) -> str:
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group(0)):02x}", text)
 
 
 def _holder(fd: int) -> tuple[int | None, str]:
@@ -81,7 +86,8 @@ def exclusive(folder, wait: bool = True, who: str = "report.py", stream: TextIO 
                     raise FolderBusy(folder, pid, holder) from None
                 if not said:
                     by = f"pid {pid} ({holder})" if pid else "another process"
-                    print(f"{who}: waiting for {by}, which is writing {folder}", file=stream or sys.stderr, flush=True)
+                    message = _shown(f"{who}: waiting for {by}, which is writing {folder}")
+                    print(message, file=stream or sys.stderr, flush=True)
                     said = True
                 fcntl.flock(fd, fcntl.LOCK_EX)
             if not _same_file(fd, path):  # its holder removed it while we waited: lock the folder's current one

@@ -31,7 +31,7 @@ import os  # noqa: E402
 
 from regression.analysis import build_report  # noqa: E402
 from regression.common import git_head, unwritable_folder  # noqa: E402
-from regression.escape import LIMIT, clean_all  # noqa: E402
+from regression.escape import LIMIT, clean_all, visible  # noqa: E402
 from regression.loading import ReportInputError, load_cells, read_json_file  # noqa: E402
 from regression.out_lock import FolderBusy, exclusive, publish  # noqa: E402
 from regression.render import render_html, render_markdown, render_text  # noqa: E402
@@ -131,6 +131,8 @@ def write_outputs(out: Path, report: dict) -> None:
 
 def _say(text: str, stream) -> None:
     """Print ``text`` whatever the stream's encoding can hold (the rest as ``\\u2014`` escapes)."""
+    if stream is sys.stderr:  # one line, whatever a path or value in it holds: shown, never obeyed
+        text = visible(text)
     encoding = getattr(stream, "encoding", None) or "utf-8"
     try:
         text = text.encode(encoding, "backslashreplace").decode(encoding, "replace")
@@ -160,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         with exclusive(args.out, wait=not args.no_wait, who="report.py"):  # one writer per --out at a time
             write_outputs(args.out, report)
     except FolderBusy as busy:
-        _say(f"report.py: --out {busy}", sys.stderr)
+        _say(f"report.py: --out {busy}; wait for it, or run without --no-wait to queue behind it", sys.stderr)
         return 2
     except OSError as error:
         _say(f"report.py: could not write {error.filename or args.out}: {error.strerror or error}", sys.stderr)

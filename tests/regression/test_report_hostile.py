@@ -238,6 +238,22 @@ def test_markdown_rows_and_lines_keep_their_shape(tmp_path, benign, kind):
     assert "\r" not in text and not CONTROL.search(text)
 
 
+def test_markdown_headlines_and_cause_lines_escape_markdown_and_html(tmp_path):
+    text = render_markdown(report_of(tmp_path, "<b>bold</b> **x** [l](u)"))
+    (headline,) = [line for line in text.split("\n") if line.startswith("**stage 03")]
+    assert headline.endswith("AssertionError: \\<b\\>bold\\</b\\> \\*\\*x\\*\\* \\[l\\](u)**")
+    (cause,) = [line for line in text.split("\n") if line.startswith("- cause 1:")]
+    assert "<b>" not in cause and "\\*\\*x\\*\\*" in cause
+
+
+def test_error_messages_show_control_characters_in_paths_on_one_line(tmp_path, capsys):
+    stages_file = green(tmp_path / "evil\x1b[2J\nname")
+    edit(stages_file, lambda d: d.update(schema=7))
+    assert report.main(["--cells", str(stages_file.parents[1]), "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert "\x1b" not in err and err.count("\n") == 1 and "evil\\x1b[2J\\nname" in err
+
+
 MD_SPECIAL = set("\\`*_[]<>|~&")
 
 
@@ -417,3 +433,21 @@ def test_a_coverage_table_with_text_counts_is_refused(tmp_path, capsys):
     argv = ["--cells", str(paths["cells"]), "--out", str(tmp_path / "r"), "--coverage-json", str(paths["coverage"])]
     assert report.main(argv) == 2
     assert f"{modules}: row 0: 'statements' is '<b>', not a count" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------------------- in a browser
+def test_a_hostile_report_in_headless_chromium_holds_no_injected_element(tmp_path):
+    from regression.test_report_in_chromium import find_browser, render
+
+    value = HOSTILE["img-onerror"] + HOSTILE["script"] + HOSTILE["close-tags"]
+    paths = hostile_tree(tmp_path, value)
+    out = tmp_path / "out folder #1 ?q=x"
+    argv = ["--cells", str(paths["cells"]), "--out", str(out), "--coverage-json", str(paths["coverage"])]
+    assert report.main(argv) == 1
+    dom = render(find_browser(), out / "regression.html", tmp_path / "profile", "--dump-dom")
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    parsed = tree(dom.stdout)
+    tags = {tag for kind, tag, _ in parsed.events if kind == "start"}
+    assert "img" not in tags and "script" not in tags
+    assert [tag for kind, tag, _ in parsed.events if kind == "start" and tag == "h1"] == ["h1"]  # only the title
+    assert "&lt;img src=x onerror=alert(1)&gt;" in dom.stdout
