@@ -28,29 +28,24 @@ OUTCOMES = PASS_OUTCOMES | FAIL_OUTCOMES | NEUTRAL_OUTCOMES
 _STAGE_INTS = ("stage", "collected", "passed", "failed", "errors", "collect_errors", "skipped", "xfailed")
 READS_SCHEMAS = (SCHEMA,)  # the stages.json versions this build reads (no ``schema`` field: the current one)
 _NUMBER = (int, float)
+_STR, _INT = (str,), (int,)  # exact types, as JSON gives them (``True`` is not a count)
 # Fields the report shows or computes with: each must be absent, null, or of this type.
 _HEADER_TYPES = {
-    "python": str,
-    "numpy": str,
-    "started": str,
-    "commit": str,
-    "root": str,
-    "skip_reason": str,
+    "python": _STR,
+    "numpy": _STR,
+    "started": _STR,
+    "commit": _STR,
+    "root": _STR,
+    "skip_reason": _STR,
     "seconds": _NUMBER,
 }
-_STAGE_TYPES = {"key": str, "name": str, "log": str, "seconds": _NUMBER, "exit_code": int}
-_PROBLEM_TYPES = {"module": int, "test_id": str, "message": str}
-_RECORD_TYPES = {
-    "module": int,
-    "file": str,
-    "variant": str,
-    "model": str,
-    "pairing": str,
-    "twin_id": str,
-    "message": str,
-    "origin": str,
-    "when": str,
-}
+_STAGE_TYPES = {"key": _STR, "name": _STR, "log": _STR, "seconds": _NUMBER, "exit_code": _INT}
+_PROBLEM_TYPES = {"module": _INT, "test_id": _STR, "message": _STR}
+_RECORD_TYPES = tuple(
+    dict.fromkeys(("file", "variant", "model", "pairing", "twin_id", "message", "origin", "when"), _STR).items()
+) + (("module", _INT),)
+# A JSON text can only hold a lone surrogate as a \udXXX escape; a string longer than its line it cannot hold.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 class ReportInputError(ValueError):
@@ -72,13 +67,20 @@ def read_json_file(path: Path, what: str):
         raise ReportInputError(f"{what} {path}: cannot read it ({error.strerror or error})") from None
 
 
-def _wrong_type(data: dict, types: dict) -> str | None:
+def _wrong_type(data: dict, types) -> str | None:
     """The first field of ``data`` that is present, not null and not of its type in ``types``."""
-    for key, kind in types.items():
+    for key, kinds in types.items() if isinstance(types, dict) else types:
         value = data.get(key)
-        if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
+        if value is not None and type(value) not in kinds:
             return f"{key!r} is {type(value).__name__} {str(value)[:60]!r}"
     return None
+
+
+def needs_cleaning(path: Path) -> bool:
+    """Whether a JSON-lines file may hold a lone surrogate or a string over ``LIMIT`` bytes (a quick scan
+    of its bytes: cleaning 80 000 records one string at a time would cost seconds)."""
+    data = Path(path).read_bytes()
+    return bool(_SURROGATE_ESCAPE.search(data)) or max(map(len, data.split(b"\n")), default=0) > LIMIT
 
 
 def check_problem(problem, where: str) -> None:
@@ -199,7 +201,9 @@ def load_cell(stages_file: Path) -> dict:
             raise ReportInputError(f"{records_file}: not UTF-8 text ({error.reason})") from None
         for number, record in enumerate(loaded.records, start=1):
             check_record(record, records_file, number)
-        records, truncated = clean_all(loaded.records, LIMIT), loaded.truncated_tail
+        records, truncated = loaded.records, loaded.truncated_tail
+        if needs_cleaning(records_file):
+            records = clean_all(records, LIMIT)
         _count_problems(header, records, records_file, truncated)
     header["records"] = records
     header["dir"] = str(stages_file.parent)
