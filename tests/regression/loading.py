@@ -65,6 +65,8 @@ def read_json_file(path: Path, what: str):
         raise ReportInputError(f"{what} {path}: line {error.lineno} is not valid JSON ({error.msg})") from None
     except OSError as error:
         raise ReportInputError(f"{what} {path}: cannot read it ({error.strerror or error})") from None
+    except (ValueError, RecursionError) as error:  # an integer of 5000 digits, arrays nested 10 000 deep
+        raise ReportInputError(f"{what} {path}: not JSON this report reads ({str(error)[:120]})") from None
 
 
 def _wrong_type(data: dict, types) -> str | None:
@@ -90,7 +92,9 @@ def check_problem(problem, where: str) -> None:
         raise ReportInputError(
             f"{where}: classification {str(problem.get('classification'))[:80]!r} is not one of {list(CLASSIFICATIONS)}"
         )
-    bad = _wrong_type(problem, _PROBLEM_TYPES)
+    bad = _wrong_type(problem, _PROBLEM_TYPES) or _wrong_type(problem, _RECORD_TYPES)  # shown as a record
+    if not isinstance(problem.get("test_id"), str) or not problem["test_id"]:
+        bad = "no 'test_id' (what failed: a test, a file or a folder)"
     if bad:
         raise ReportInputError(f"{where}: {bad}")
 
@@ -140,7 +144,7 @@ def check_record(record: dict, path: Path, number: int) -> None:
     bad = None
     if not isinstance(record.get("test_id"), str) or not record["test_id"]:
         bad = "no test_id"
-    elif record.get("outcome") not in OUTCOMES:
+    elif not isinstance(record.get("outcome"), str) or record["outcome"] not in OUTCOMES:
         bad = f"outcome {record.get('outcome')!r} is not one of {sorted(OUTCOMES)}"
     elif not isinstance(record.get("stage"), int) or not 1 <= record["stage"] <= LAST_STAGE:
         bad = f"stage {record.get('stage')!r} is not a stage number"
@@ -181,7 +185,12 @@ def _problem(stage: dict, message: str) -> dict:
 
 
 def load_cell(stages_file: Path) -> dict:
-    header = check_header(clean_all(read_json_file(stages_file, "cell results"), LIMIT), stages_file)
+    data = read_json_file(stages_file, "cell results")
+    try:
+        data = clean_all(data, LIMIT)
+    except RecursionError:
+        raise ReportInputError(f"{stages_file}: nested too deeply to be a chain stages.json") from None
+    header = check_header(data, stages_file)
     name = header.get("records_file", "records.jsonl")
     if not isinstance(name, str) or "/" in name or "\\" in name or not name.endswith(".jsonl"):
         raise ReportInputError(f"{stages_file}: 'records_file' {name!r} is not a file name beside it")
@@ -199,11 +208,20 @@ def load_cell(stages_file: Path) -> dict:
             raise ReportInputError(str(error)) from None
         except UnicodeDecodeError as error:
             raise ReportInputError(f"{records_file}: not UTF-8 text ({error.reason})") from None
+        except OSError as error:
+            raise ReportInputError(f"{records_file}: cannot read it ({error.strerror or error})") from None
+        except (ValueError, RecursionError) as error:  # json's: a 5000-digit integer, nesting 10 000 deep
+            raise ReportInputError(
+                f"{records_file}: a line is not JSON this report reads ({str(error)[:120]})"
+            ) from None
         for number, record in enumerate(loaded.records, start=1):
             check_record(record, records_file, number)
         records, truncated = loaded.records, loaded.truncated_tail
         if needs_cleaning(records_file):
-            records = clean_all(records, LIMIT)
+            try:
+                records = clean_all(records, LIMIT)
+            except RecursionError:
+                raise ReportInputError(f"{records_file}: a record is nested too deeply to be a record") from None
         _count_problems(header, records, records_file, truncated)
     header["records"] = records
     header["dir"] = str(stages_file.parent)

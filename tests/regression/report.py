@@ -81,6 +81,17 @@ def load_baseline(path: Path) -> dict:
             f"--baseline {path}: not a regression.json (no 'failures' list); pass the regression.json of a "
             "release, e.g. reports/signoff/regression.json"
         )
+    for number, failure in enumerate(data["failures"]):  # matched on (stage, test id, variant)
+        if (
+            not isinstance(failure, dict)
+            or type(failure.get("stage")) is not int
+            or not isinstance(failure.get("test_id"), str)
+            or not isinstance(failure.get("variant", "none"), (str, type(None)))
+        ):
+            raise ReportInputError(
+                f"--baseline {path}: failures[{number}] is not a failure (stage number, test id, variant); "
+                "pass the regression.json of a release"
+            )
     return data
 
 
@@ -106,14 +117,25 @@ def load_coverage(path: Path) -> dict:
         ):
             raise ReportInputError(f"{modules_file}: row {number}: 'files' must be a list and 'number' a module number")
     for name, info in data["files"].items():
-        if not isinstance(info, dict) or not isinstance(info.get("summary", {}), dict):
-            raise ReportInputError(f"--coverage-json {path}: file {str(name)[:200]!r} has no summary object")
+        summary = info.get("summary", {}) if isinstance(info, dict) else None
+        if not isinstance(summary, dict) or not all(_is_number(v) for k, v in summary.items() if k in _SUMMARY):
+            raise ReportInputError(f"--coverage-json {path}: file {str(name)[:200]!r} has no summary of counts")
+    totals = data.get("totals", {})
+    if not isinstance(totals, dict) or not _is_number(totals.get("percent_covered", 0)):
+        raise ReportInputError(f"--coverage-json {path}: 'totals' is not coverage.py's (no percent_covered number)")
     html_index = Path(path).parent / "html" / "index.html"
     found = {"json": data, "modules": modules, "html": str(html_index.resolve()) if html_index.is_file() else None}
     return clean_all(found, LIMIT)
 
 
 _MODULE_COUNTS = ("statements", "covered_lines", "branches", "covered_branches")
+_SUMMARY = ("num_statements", "covered_lines", "num_branches", "covered_branches", "percent_covered")
+
+
+def _is_number(value) -> bool:
+    return type(value) in (int, float) and value == value and abs(value) != float("inf")
+
+
 OUTPUTS = ("regression.json", "regression.md", "regression.html")
 
 

@@ -451,3 +451,111 @@ def test_a_hostile_report_in_headless_chromium_holds_no_injected_element(tmp_pat
     assert "img" not in tags and "script" not in tags
     assert [tag for kind, tag, _ in parsed.events if kind == "start" and tag == "h1"] == ["h1"]  # only the title
     assert "&lt;img src=x onerror=alert(1)&gt;" in dom.stdout
+
+
+# ----------------------------------------------------------------------------------------- any damage: no traceback
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=8,
+)
+HEADER_KEYS = ["cell", "schema", "skipped", "skip_reason", "python", "numpy", "started", "commit", "seconds",
+               "records_file", "stages", "root"]  # fmt: skip
+STAGE_KEYS = ["stage", "key", "collected", "passed", "failed", "errors", "red", "problems", "seconds", "log",
+              "exit_code", "stderr_tail"]  # fmt: skip
+PROBLEM_KEYS = ["classification", "module", "test_id", "message"]
+COVERAGE_JSON_KEYS = ["totals", "files", "summary", "num_statements", "covered_lines", "percent_covered"]
+BASELINE_KEYS = ["stage", "test_id", "variant", "failures", "cells"]
+COVERAGE_KEYS = ["label", "files", "threshold", "status", "number", "statements", "covered_lines", "branches",
+                 "covered_branches"]  # fmt: skip
+RECORD_KEYS = ["kind", "stage", "module", "file", "test_id", "variant", "twin_id", "pairing", "outcome", "message",
+               "origin", "guard_violations", "model"]  # fmt: skip
+
+
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
+@given(
+    where=st.sampled_from(["header", "stage", "problem", "record", "baseline", "coverage row", "coverage json"]),
+    key=st.sampled_from(
+        sorted(
+            set(
+                HEADER_KEYS
+                + STAGE_KEYS
+                + PROBLEM_KEYS
+                + RECORD_KEYS
+                + BASELINE_KEYS
+                + COVERAGE_KEYS
+                + COVERAGE_JSON_KEYS
+            )
+        )
+    ),
+    value=JSON_VALUES,
+)
+def test_any_field_set_to_any_json_value_exits_0_1_or_2_never_a_traceback(tmp_path_factory, where, key, value):
+    root = tmp_path_factory.mktemp("fuzz")
+    paths = hostile_tree(root, BENIGN)
+    stages_file, records_file = paths["cell"] / "stages.json", paths["cell"] / "records.jsonl"
+    data = json.loads(stages_file.read_text())
+    if where == "header":
+        data[key] = value
+    elif where == "stage":
+        data["stages"][2][key] = value
+    elif where == "problem":
+        stage_4(data)["problems"][0][key] = value
+    elif where == "baseline":
+        baseline = json.loads(paths["baseline"].read_text())
+        (baseline if key in ("failures", "cells") else baseline["failures"][0])[key] = value
+        paths["baseline"].write_text(json.dumps(baseline))
+    elif where == "coverage row":
+        modules = paths["coverage"].with_name("modules.json")
+        rows = json.loads(modules.read_text())
+        rows[0][key] = value
+        modules.write_text(json.dumps(rows))
+    elif where == "coverage json":
+        coverage = {"files": {"tinytorch/core/tensor.py": {"summary": {"num_statements": 3, "covered_lines": 2}}}}
+        coverage["totals"] = {"percent_covered": 50.0}
+        if key in ("totals", "files"):
+            coverage[key] = value
+        elif key == "summary":
+            coverage["files"]["tinytorch/core/tensor.py"]["summary"] = value
+        else:
+            coverage["files"]["tinytorch/core/tensor.py"]["summary"][key] = value
+        paths["coverage"].write_text(json.dumps(coverage))
+        paths["coverage"].with_name("modules.json").unlink()  # the table is then computed from this file
+    else:
+        lines = records_file.read_text().splitlines()
+        record = json.loads(lines[1])
+        record[key] = value
+        lines[1] = json.dumps(record)
+        records_file.write_text("\n".join(lines) + "\n")
+    stages_file.write_text(json.dumps(data))
+    out = root / "out"
+    with pytest.MonkeyPatch.context() as patch:
+        errors = []
+        patch.setattr(sys, "stderr", _Collect(errors))
+        patch.setattr(sys, "stdout", _Collect([]))
+        extra = ["--baseline", str(paths["baseline"]), "--coverage-json", str(paths["coverage"])]
+        status = report.main(["--cells", str(paths["cells"]), "--out", str(out), *extra])
+    assert status in (0, 1, 2)
+    if status == 2:
+        text = "".join(errors)
+        assert text.count("\n") == 1 and text.startswith("report.py: "), text
+    else:
+        json.loads((out / "regression.json").read_text())
+
+
+class _Collect:
+    encoding = "utf-8"
+
+    def __init__(self, into: list):
+        self.into = into
+
+    def write(self, text):
+        self.into.append(text)
+
+    def flush(self):
+        pass
+
+    def isatty(self):
+        return False
