@@ -3,12 +3,13 @@
 The terminal grid fits 100 columns for the 10-cell default matrix: two header lines (Python, NumPy) and
 7-character entries in 8-character columns (``ok 1171``, ``RED 43`` = failing records at that stage),
 with a one-line legend below.
+
+Every value from the code under test goes through ``escape.py`` on its way out: shown, never obeyed —
+no terminal control sequence, no Markdown or HTML markup, no ``file://`` link outside a cell's folder.
 """
 
 from __future__ import annotations
 
-import html
-import os
 import re
 
 from regression import charts
@@ -16,6 +17,7 @@ from regression.analysis import dedupe, stage_span
 from regression.causes import cause_hits
 from regression.classify import BY_QUANTIZATION, EMPTY, LAYERING, REGARDLESS
 from regression.common import module_label
+from regression.escape import clean_all, file_href, html_text, inside, md_code, md_text, visible_all
 
 _CELL_NAME = re.compile(r"^py(\d+\.\d+)-np(\d+\.\d+)$")
 CAUSES_SHOWN = 8  # causes per red cell in the terminal and Markdown (JSON and HTML have all)
@@ -71,6 +73,7 @@ def _cell_notes(cell: dict) -> list[str]:
 
 
 def render_text(report: dict, max_lines: int = 40, colour: bool = False) -> str:
+    report = visible_all(report)  # control characters shown as \x1b, \n: the only ones printed are ours
     paint = {"red": "\033[31m", "ok": "\033[32m", "skip": "\033[90m"} if colour else {}
     reset = "\033[0m" if colour else ""
     cells, lookup = report["cells"], _lookup(report)
@@ -135,7 +138,7 @@ def last_line(report: dict) -> str:
 
 
 def _md(text) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    return md_text(text)
 
 
 def _dash(value) -> str:
@@ -143,13 +146,14 @@ def _dash(value) -> str:
 
 
 def render_markdown(report: dict) -> str:
+    report = clean_all(report)
     cells, lookup = report["cells"], _lookup(report)
     icon = {"ok": "✅ ", "red": "❌ ", "skip": "⏭ ", "none": ""}
     out = [
         "# Regression matrix",
         "",
-        f"**Verdict: {report['verdict']['text']}** — {report['counts']['passed']} passed, "
-        f"{report['counts']['failed']} failed · generated {report['generated']}",
+        f"**Verdict: {_md(report['verdict']['text'])}** — {report['counts']['passed']} passed, "
+        f"{report['counts']['failed']} failed · generated {_md(report['generated'])}",
         "",
         "| stage | " + " | ".join(_md(c["cell"]) for c in cells) + " |",
         "|---|" + "---|" * len(cells),
@@ -171,16 +175,16 @@ def render_markdown(report: dict) -> str:
         at = cell["points_at"] or {}
         out += [
             "",
-            f"## ❌ {_md(cell['cell'])} (python {cell['python']}, numpy {cell['numpy']})",
+            f"## ❌ {_md(cell['cell'])} (python {_md(cell['python'])}, numpy {_md(cell['numpy'])})",
             "",
             f"**{_md(cell['headline'])}**",
             "",
-            f"Points at module **{_md(at.get('module_label', '??'))}**, `{_md(at.get('file', '?'))}`",
+            f"Points at module **{_md(at.get('module_label', '??'))}**, {md_code(at.get('file', '?'))}",
             "",
         ]
         for cause in cell["causes"][:CAUSES_SHOWN]:
             out.append(f"- cause {cause['id']}: {_md(_cause_line(cause))}")
-            out += [f"  - `{_md(t)}`" for t in cause["test_ids"][:TESTS_PER_CAUSE]]
+            out += [f"  - {md_code(t)}" for t in cause["test_ids"][:TESTS_PER_CAUSE]]
             if cause["tests"] > TESTS_PER_CAUSE:
                 out.append(f"  - … {cause['tests'] - TESTS_PER_CAUSE} more (regression.json)")
         if len(cell["causes"]) > CAUSES_SHOWN:
@@ -189,7 +193,7 @@ def render_markdown(report: dict) -> str:
         baseline = report["baseline"]
         out += ["", "## Against the baseline", "", f"{baseline['new']} NEW, {baseline['known']} KNOWN, "
                 f"{len(baseline['fixed'])} FIXED", ""]  # fmt: skip
-        out += [f"- FIXED: stage {f['stage']:02d} `{_md(f['test_id'])}`" for f in baseline["fixed"]]
+        out += [f"- FIXED: stage {f['stage']:02d} {md_code(f['test_id'])}" for f in baseline["fixed"]]
     if report["coverage"]:
         out += [
             "",
@@ -200,12 +204,14 @@ def render_markdown(report: dict) -> str:
         ]
         for row in report["coverage"]["modules"]:
             out.append(
-                f"| {row['label']} | `{row['file']}` | {_dash(row['covered'])}/{_dash(row['statements'])} "
-                f"| {_dash(row.get('covered_branches'))}/{_dash(row.get('branches'))} | {_dash(row['percent'])} |"
+                f"| {_md(row['label'])} | {md_code(row['file'], in_table=True)} "
+                f"| {_md(_dash(row['covered']))}/{_md(_dash(row['statements']))} "
+                f"| {_md(_dash(row.get('covered_branches')))}/{_md(_dash(row.get('branches')))} "
+                f"| {_md(_dash(row['percent']))} |"
             )
         for row in report["coverage"]["other_files"]:
-            out.append(f"| (helper) | `{_md(row['file'])}` | | | {row['percent']} |")
-        out.append(f"\nTotal: {report['coverage']['total_percent']}%")
+            out.append(f"| (helper) | {md_code(row['file'], in_table=True)} | | | {_md(_dash(row['percent']))} |")
+        out.append(f"\nTotal: {_md(_dash(report['coverage']['total_percent']))}%")
     out += ["", last_line(report), ""]
     return "\n".join(out)
 
@@ -226,6 +232,8 @@ code{font-size:12px;word-break:break-all} details{margin:.3em 0} summary{cursor:
 .bar span{background:#43a047;height:10px;display:block}
 """
 _CLS_CSS = {BY_QUANTIZATION: "cls-q", REGARDLESS: "cls-r", LAYERING: "cls-l", EMPTY: "cls-e"}
+# No script may run in the page, whatever it holds: the report has none, and needs none (details/summary).
+CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"
 
 
 def _html_grid(report: dict, esc) -> list[str]:
@@ -247,11 +255,10 @@ def _html_grid(report: dict, esc) -> list[str]:
             stage = lookup.get((cell["cell"], number))
             text, state = grid_entry(stage, cell)
             tip = "" if stage is None else f"{stage['collected']} collected, {stage['seconds']} s"
-            log = stage.get("log") if stage else None
+            log = inside(cell["dir"], stage.get("log")) if stage and cell.get("dir") else None
             body = esc(text)
-            if log and cell.get("dir"):
-                href = os.path.join(cell["dir"], log)
-                body = f'<a href="file://{esc(href)}">{body}</a>'
+            if log is not None:  # only a file inside the cell's own folder is linked, its path percent-encoded
+                body = f'<a href="{esc(file_href(log))}">{body}</a>'
             parts.append(f'<td class="{state}" title="{esc(tip)}">{body}</td>')
         parts.append("</tr>")
     parts.append(f'</tbody></table><p id="legend"><small>{esc(legend(report))}</small></p>')
@@ -267,10 +274,11 @@ def _html_cell(cell: dict, report: dict, esc) -> list[str]:
     ]
     status = {f["test_id"]: f.get("status", "") for f in report["failures"] if f["cell"] == cell["cell"]}
     for cause in cell["causes"]:
-        classes = "".join(f'<span class="cls {_CLS_CSS[c]}">{esc(c)}</span> ' for c in cause["classifications"])
-        parts.append(
-            f'<details class="cause"><summary>{classes}cause {cause["id"]}: {esc(_cause_line(cause))}</summary><ul>'
+        classes = "".join(
+            f'<span class="cls {_CLS_CSS.get(c, "cls-e")}">{esc(c)}</span> ' for c in cause["classifications"]
         )
+        summary = f"{classes}cause {esc(cause['id'])}: {esc(_cause_line(cause))}"
+        parts.append(f'<details class="cause"><summary>{summary}</summary><ul>')
         parts += [
             f'<li><span class="{esc(status.get(t, ""))}">{esc(status.get(t, ""))}</span> <code>{esc(t)}</code></li>'
             for t in cause["test_ids"]
@@ -286,38 +294,44 @@ def _html_coverage(coverage: dict, esc) -> list[str]:
         "</tr></thead><tbody>"
     ]
     for row in coverage["modules"]:
-        width = 0 if row["percent"] is None else max(0.0, min(100.0, row["percent"]))
+        percent = row["percent"]
+        number = isinstance(percent, (int, float)) and not isinstance(percent, bool) and percent == percent
+        width = max(0.0, min(100.0, float(percent))) if number else 0
         parts.append(
-            f"<tr><td>{esc(row['label'])}</td><td><code>{esc(row['file'])}</code></td>"
-            f"<td>{_dash(row['covered'])}/{_dash(row['statements'])}</td>"
-            f"<td>{_dash(row.get('covered_branches'))}/{_dash(row.get('branches'))}</td>"
-            f'<td>{_dash(row["percent"])} <span class="bar"><span style="width:{width}%"></span></span></td>'
-            f"<td>{_dash(row.get('threshold'))}</td><td>{esc(str(row.get('status') or ''))}</td></tr>"
+            f"<tr><td>{esc(_dash(row['label']))}</td><td><code>{esc(_dash(row['file']))}</code></td>"
+            f"<td>{esc(_dash(row['covered']))}/{esc(_dash(row['statements']))}</td>"
+            f"<td>{esc(_dash(row.get('covered_branches')))}/{esc(_dash(row.get('branches')))}</td>"
+            f'<td>{esc(_dash(percent))} <span class="bar"><span style="width:{width}%"></span></span></td>'
+            f"<td>{esc(_dash(row.get('threshold')))}</td><td>{esc(str(row.get('status') or ''))}</td></tr>"
         )
     for row in coverage["other_files"]:
         parts.append(
-            f"<tr><td>(support)</td><td><code>{esc(row['file'])}</code></td><td></td><td></td>"
-            f"<td>{_dash(row['percent'])}</td><td></td><td></td></tr>"
+            f"<tr><td>(support)</td><td><code>{esc(_dash(row['file']))}</code></td><td></td><td></td>"
+            f"<td>{esc(_dash(row['percent']))}</td><td></td><td></td></tr>"
         )
     parts.append(f"</tbody></table><p>Total: {esc(str(coverage['total_percent']))}%")
     if coverage.get("html"):
         parts.append(
-            f' · <a id="coverage-html" href="file://{esc(coverage["html"])}">line-by-line HTML with contexts</a>'
+            f' · <a id="coverage-html" href="{esc(file_href(coverage["html"]))}">line-by-line HTML with contexts</a>'
         )
     parts.append("</p>")
     return parts
 
 
 def render_html(report: dict) -> str:
-    esc = html.escape
+    report = clean_all(report)
+    esc = html_text
     ok = report["verdict"]["ok"]
     parts = [
         "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8"><title>tinytorch regression matrix</title>',
+        '<html lang="en"><head><meta charset="utf-8">',
+        f'<meta http-equiv="Content-Security-Policy" content="{esc(CSP)}">',
+        "<title>tinytorch regression matrix</title>",
         f"<style>{_CSS}</style></head><body>",
         "<h1>tinytorch regression matrix</h1>",
         f'<p><span id="verdict" class="verdict {"ok" if ok else "red"}">{esc(report["verdict"]["text"])}</span> '
-        f"{report['counts']['passed']} passed, {report['counts']['failed']} failed · {esc(report['generated'])}</p>",
+        f"{esc(report['counts']['passed'])} passed, {esc(report['counts']['failed'])} failed · "
+        f"{esc(report['generated'])}</p>",
         *_html_grid(report, esc),
         *charts.stage_charts(report),  # inline SVG, charts.py
     ]
@@ -334,7 +348,7 @@ def render_html(report: dict) -> str:
     baseline = report["baseline"]
     if baseline is not None:
         parts.append(
-            f"<h2>Against the baseline</h2><p>{baseline['new']} NEW, {baseline['known']} KNOWN, "
+            f"<h2>Against the baseline</h2><p>{esc(baseline['new'])} NEW, {esc(baseline['known'])} KNOWN, "
             f'{len(baseline["fixed"])} FIXED</p><ul id="fixed">'
         )
         parts += [f"<li>FIXED: stage {f['stage']:02d} <code>{esc(f['test_id'])}</code></li>" for f in baseline["fixed"]]
