@@ -7,7 +7,6 @@ imported then would show as unmeasured module-level lines — and loading it nev
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
@@ -164,24 +163,13 @@ def read_jsonl(path: Path) -> Iterator[dict]:
 
 
 def write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same folder and a rename: readers see the
-    old file or the new one, never half of one; on any error the temporary is removed and the error raised."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    for orphan in path.parent.glob(f".{path.name}.*.tmp"):  # left by a writer that was killed
-        with contextlib.suppress(OSError):
-            orphan.unlink()
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
+    """Write ``text`` to ``path`` through a temporary file of this run in the same folder and a rename:
+    readers see the old file or the new one, never half of one; on any error the temporary is removed and
+    the error raised. Only provably dead writers' temporaries are cleaned (out_lock.publish), never a live
+    run's."""
+    from regression.out_lock import publish
+
+    publish(Path(path).parent, {Path(path).name: text})
 
 
 def write_jsonl(path: Path, records: Iterable[dict]) -> None:
