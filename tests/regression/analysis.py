@@ -30,7 +30,7 @@ from collections import Counter, defaultdict
 
 from regression.causes import group_causes
 from regression.classify import BY_QUANTIZATION, EMPTY, LAYERING, REGARDLESS, classify, layering_culprit
-from regression.common import FAIL_OUTCOMES, PASS_OUTCOMES, module_label
+from regression.common import FAIL_OUTCOMES, FLAKY, PASS_OUTCOMES, module_label
 from regression.coverage_table import coverage_table, table_from_modules
 from tinytorch.registry import LAST_STAGE
 
@@ -200,6 +200,7 @@ def analyse_cell(cell: dict, current_commit: str | None = None) -> tuple[dict, l
             for m in sorted({f["module"] for f in failures if f["module"] is not None})
         },
         "causes": causes,
+        "flaky": sorted({r["test_id"] for r in records if r.get("outcome") == FLAKY}),
     }
     return summary, failures, Counter(r["outcome"] for r in records)
 
@@ -279,6 +280,7 @@ def verdict(report: dict, fail_on_skipped: bool = False) -> dict:
     skipped = [c["cell"] for c in cells if c["skipped"]]
     partial = [c["cell"] for c in cells if c["partial"]]
     stale = [c["cell"] for c in cells if c["stale"]]
+    flaky = [c["cell"] for c in cells if c.get("flaky")]
     if report["baseline"] is not None:
         new = report["baseline"]["new"]
         bad = new > 0
@@ -289,11 +291,15 @@ def verdict(report: dict, fail_on_skipped: bool = False) -> dict:
     else:
         bad = red
         text = "red" if red else "green"
-    if (partial or stale) and text == "green":
+    if (partial or stale or flaky) and text == "green":
         text = "not green"  # what did run passed, but the answer is incomplete
     if partial:
         bad = True
         text += f"; partial: not every stage ran in {', '.join(partial)}"
+    if flaky:  # a test that fails only sometimes: never green, never the first red stage
+        bad = True
+        tests = sum(len(c["flaky"]) for c in cells)
+        text += f"; flaky: {tests} test(s) failed once and passed on a rerun in {', '.join(flaky)}"
     if stale:
         bad = True
         text += f"; stale: results of another commit in {', '.join(stale)}"
@@ -305,6 +311,7 @@ def verdict(report: dict, fail_on_skipped: bool = False) -> dict:
         "new_red": None if report["baseline"] is None else report["baseline"]["new"] > 0,
         "partial_cells": partial,
         "stale_cells": stale,
+        "flaky_cells": flaky,
         "skipped_cells": skipped,
         "ok": not bad,
         "text": text,

@@ -37,6 +37,7 @@ import tempfile  # noqa: E402
 import time  # noqa: E402
 
 from regression.common import first_line, git_head, parse_stages, read_jsonl, unwritable_folder  # noqa: E402
+from regression.out_lock import FolderBusy, exclusive  # noqa: E402
 from regression.progress import ENV_PROGRESS, Progress  # noqa: E402, F401  (re-exported for the tests)
 from regression.publish import cell_header, drop_stale_coverage, make_work_folder, publish, write_skipped  # noqa: E402
 from regression.reuse import REUSE_MODES, Reuse  # noqa: E402
@@ -111,6 +112,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--no-reuse", dest="reuse", action="store_const", const="none", help="= --reuse none")
     parser.add_argument("--store", type=Path, default=None, help="stage result store (default: ROOT/.regression-cache)")
+    parser.add_argument(
+        "--no-wait",
+        action="store_true",
+        help="if another chain is writing --out, exit 2 (naming it) instead of waiting",
+    )
     parser.add_argument("--skipped", metavar="REASON", help="record this cell as skipped with REASON; run nothing")
     parser.add_argument("--check-only", action="store_true", help="validate the arguments, touch nothing, exit 0/2")
     parser.add_argument("--pytest-args", nargs=argparse.REMAINDER, default=[], help="extra pytest arguments (last)")
@@ -227,7 +233,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     install_signal_handlers()
     try:
-        return run_and_publish(args, argv, plans, ctx)
+        with exclusive(ctx.out, wait=not args.no_wait, who="chain.py"):  # one chain per --out at a time
+            return run_and_publish(args, argv, plans, ctx)
+    except FolderBusy as busy:
+        print(f"chain.py: --out {busy}; wait for it, or run without --no-wait to queue behind it", file=sys.stderr)
+        return 2
     except Interrupted as stop:
         print(
             f"chain.py: stopped by {stop}: every stage process ended; the previous result in {ctx.out} is unchanged",

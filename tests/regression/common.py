@@ -39,6 +39,7 @@ PAIRINGS = (PAIRED, INT8_ONLY, NO_VARIANT)
 PASS_OUTCOMES = frozenset({"passed", "xpassed"})
 FAIL_OUTCOMES = frozenset({"failed", "error", "collect_error"})
 NEUTRAL_OUTCOMES = frozenset({"skipped", "xfailed"})
+FLAKY = "flaky"  # failed, then passed when re-run in a fresh process (rerun.py): never red, never green
 
 # What the import guard says (a refused import, a registry patch): an import/layering break. A plain
 # ImportError of a tinytorch module (a name that is gone, a module that does not import) is not one: it is

@@ -29,11 +29,11 @@ import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from regression.common import FAIL_OUTCOMES, PASS_OUTCOMES, write_text_atomic
+from regression.common import FAIL_OUTCOMES, FLAKY, PASS_OUTCOMES, write_text_atomic
 
 CELL_FILE = "junit.xml"
 COMBINED_FILE = "regression.junit.xml"
-FLAKY = "flaky"  # a future outcome: passed on a rerun after failing
+
 _XFAIL_TYPE = "pytest.xfail"
 
 # XML 1.0: #x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] | [#x10000-#x10FFFF]; the rest cannot be written.

@@ -20,11 +20,19 @@ from collections import Counter
 from pathlib import Path
 
 from regression.classify import CLASSIFICATIONS, EMPTY
-from regression.common import FAIL_OUTCOMES, NEUTRAL_OUTCOMES, PASS_OUTCOMES, SCHEMA, DamagedRecords, read_records
+from regression.common import (
+    FAIL_OUTCOMES,
+    FLAKY,
+    NEUTRAL_OUTCOMES,
+    PASS_OUTCOMES,
+    SCHEMA,
+    DamagedRecords,
+    read_records,
+)
 from regression.escape import LIMIT, clean_all
 from tinytorch.registry import LAST_STAGE
 
-OUTCOMES = PASS_OUTCOMES | FAIL_OUTCOMES | NEUTRAL_OUTCOMES
+OUTCOMES = PASS_OUTCOMES | FAIL_OUTCOMES | NEUTRAL_OUTCOMES | {FLAKY}
 _STAGE_INTS = ("stage", "collected", "passed", "failed", "errors", "collect_errors", "skipped", "xfailed")
 READS_SCHEMAS = (SCHEMA,)  # the stages.json versions this build reads (no ``schema`` field: the current one)
 _NUMBER = (int, float)
@@ -161,6 +169,7 @@ def _count_problems(header: dict, records: list[dict], records_file: Path, trunc
     for stage in header["stages"]:
         expected, got = stage["collected"], per_stage.get(stage["stage"], 0)
         outcomes = stage["passed"] + stage["failed"] + stage["errors"] + stage["skipped"] + stage["xfailed"]
+        outcomes += len(stage.get("flaky") or [])  # failed once, passed on the rerun (rerun.py)
         reasons = []
         if got != expected:
             reasons.append(

@@ -69,6 +69,8 @@ def _cell_notes(cell: dict) -> list[str]:
         notes.append(f"partial: stages {missing} did not run")
     if cell["stale"]:
         notes.append(f"stale: {cell['stale']}")
+    for test in cell.get("flaky", []):  # both outcomes are in the records, both logs in the cell folder
+        notes.append(f"flaky (failed, then passed on a rerun): {test}")
     return notes
 
 

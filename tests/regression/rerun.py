@@ -14,9 +14,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from regression.common import read_jsonl, write_jsonl
+from regression.common import FLAKY, read_jsonl, write_jsonl
 
-FLAKY = "flaky"
 RERUN_OUTCOMES = frozenset({"failed", "error"})
 MAX_RERUN = 40
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from regression.conftest import build_tree, start_chain
+from regression.conftest import build_tree, chain_env, start_chain
 from regression.contract import run_with_timeout, tail_text
 from regression.stage_store import StageStore
 
@@ -231,3 +231,46 @@ def test_a_stage_whose_only_failure_is_flaky_is_not_red(tmp_path):
     stage = cell["stages"][0]
     assert stage["flaky"] and not stage["red"] and stage["problems"] == []
     assert code == 1 and cell["green"] is False and "1 flaky test(s)" in stderr  # and never green
+    report = subprocess.run(
+        [
+            sys.executable,
+            str(Path(__file__).with_name("report.py")),
+            "--cells",
+            str(tmp_path),
+            "--out",
+            str(tmp_path / "r"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=chain_env(),
+    )
+    assert report.returncode == 1, report.stderr  # the cell reads flaky: not green, and not red either
+    verdict = json.loads((tmp_path / "r" / "regression.json").read_text())["verdict"]
+    assert not verdict["ok"] and not verdict["red"] and "flaky: 1 test(s)" in verdict["text"]
+    assert "flaky (failed, then passed on a rerun): tests/modules/01_tensor/test_flaky.py::" in report.stdout
+
+
+def test_two_chains_into_one_out_never_destroy_each_other(tmp_path):
+    """The second waits for the first (saying so); with --no-wait it exits 2 naming the holder."""
+    root = build_tree(tmp_path / "repo", GREEN)
+    out = tmp_path / "out"
+    first = start_chain(root, out, "--upto", "2", "--no-reuse")
+    second = start_chain(root, out, "--upto", "2", "--no-reuse")
+    results = [p.communicate(timeout=120) for p in (first, second)]
+    assert [first.returncode, second.returncode] == [0, 0], results
+    cell = json.loads((out / "stages.json").read_text())
+    assert [s["passed"] for s in cell["stages"]] == [1, 2] and (out / cell["records_file"]).is_file()
+    assert sorted(p.name for p in (out / "logs").iterdir()) == ["stage_01.log", "stage_02.log"]
+    assert any("is busy" in err or "waiting" in err for _, err in results), results  # the second said it waits
+    slow = build_tree(
+        tmp_path / "slow", {**GREEN, "tests/modules/01_tensor/test_ok.py": TREE["tests/modules/03_layers/test_slow.py"]}
+    )
+    holder = start_chain(slow, tmp_path / "busy", "--upto", "1", "--no-reuse")
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not (tmp_path / "busy" / ".lock").exists():
+        time.sleep(0.05)
+    code, stderr, _ = _run(root, tmp_path / "busy", "--upto", "1", "--no-wait")
+    holder.kill()
+    holder.communicate()
+    assert code == 2 and str(holder.pid) in stderr
