@@ -25,6 +25,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = 1
 MAX_LINES = 10  # "broke:" lines printed; bisect.json has them all
 JUDGE = Path(__file__).with_name("bisect_judge.py")
+CONTRACT = Path(__file__).resolve().parents[1] / "tests" / "regression" / "contract.py"
 PREFIX = "[bisect]"  # the judge's progress lines inside git's output
 FIRST_BAD = re.compile(r"^([0-9a-f]{40}) is the first bad commit$")
 SHA_LINE = re.compile(r"^([0-9a-f]{40})\b")
@@ -213,6 +214,7 @@ class Search:
         self.base = worktree.parent
         self.judge = self.base / "bisect_judge.py"
         shutil.copyfile(JUDGE, self.judge)  # the same judge at every commit, whatever the commit holds
+        shutil.copyfile(CONTRACT, self.base / "contract.py")  # the judge's one dependency besides the stdlib
         self.spec_path = self.base / "spec.json"
         self.steps_dir = self.base / "steps"
         self.spec = {

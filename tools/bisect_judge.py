@@ -168,23 +168,26 @@ def _last_line(text: str) -> str:
     return ((errors or lines or ["no output"])[-1])[:240]
 
 
-def _run(command: list[str], cwd: Path, env: dict, log: Path, timeout: float) -> tuple[int, str]:
+def _run_with_timeout():
+    """The one process runner (tests/regression/contract.py): beside this file when it runs stand-alone
+    (bisect_cli copies both), else through the tools' one way to the harness."""
     try:
-        done = subprocess.run(
-            command,
-            cwd=cwd,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            timeout=timeout,
-            check=False,
-        )
-        code, output = done.returncode, done.stdout.decode("utf-8", errors="replace")
-    except subprocess.TimeoutExpired as expired:
-        code = -9
-        output = (expired.stdout or b"").decode("utf-8", errors="replace") + f"\n[judge] killed after {timeout:.0f} s\n"
+        from contract import run_with_timeout
+    except ImportError:
+        from tools.harness import run_with_timeout
+    return run_with_timeout
+
+
+def _run(command: list[str], cwd: Path, env: dict, log: Path, timeout: float) -> tuple[int, str]:
+    """Run ``command`` in its own process group, killed whole at the time-out even if it prints nothing."""
     log.parent.mkdir(parents=True, exist_ok=True)
+    output_file = log.with_name(log.name + ".out")
+    done = _run_with_timeout()(command, timeout=timeout, output=output_file, cwd=cwd, env=env)
+    output = output_file.read_text(encoding="utf-8", errors="replace")
+    output_file.unlink(missing_ok=True)
+    code = -9 if done.timed_out else done.returncode
+    if done.timed_out:
+        output += f"\n[judge] killed after {timeout:.0f} s\n"
     with open(log, "a", encoding="utf-8") as handle:
         handle.write(f"$ {' '.join(command)}\n{output}\n[exit {code}]\n")
     return code, output

@@ -380,3 +380,22 @@ def test_outcome_reads_what_git_bisect_concluded():
         ["[bisect] judge error: JudgeError: imported another tinytorch", "bisect run failed:"], 1
     )
     assert failed["result"] == "failed" and "exited 1" in failed["error"]
+
+
+def test_the_stand_alone_judge_imports_only_the_standard_library_and_the_contract(tmp_path):
+    """bisect_cli copies the judge and contract.py beside each other; nothing else may be needed."""
+    import shutil
+    import subprocess
+    import sys
+
+    from tools import bisect_cli
+
+    shutil.copyfile(bisect_cli.JUDGE, tmp_path / "bisect_judge.py")
+    shutil.copyfile(bisect_cli.CONTRACT, tmp_path / "contract.py")
+    probe = (
+        "import sys; before = set(sys.modules); import bisect_judge; bisect_judge._run_with_timeout(); "
+        "new = {m.split('.')[0] for m in set(sys.modules) - before}; "
+        "print(sorted(m for m in new if m not in sys.stdlib_module_names and m not in ('bisect_judge', 'contract')))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]", done.stdout
