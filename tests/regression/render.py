@@ -241,9 +241,9 @@ code{font-size:12px;word-break:break-all} details{margin:.3em 0} summary{cursor:
 a{color:inherit}
 @media (prefers-color-scheme: dark){
 body{color:#e6e6e6;background:#121212} th,td{border-color:#555} th{background:#262626}
-td.ok{background:#1e4620;color:#e8f5e9} td.red{background:#a31515;color:#fff;border-color:#eee}
+td.ok{background:#143018;color:#e8f5e9} td.red{background:#d32f2f;color:#fff;border-color:#eee}
 td.flaky{background:#5a3a00;color:#fff3e0} td.skip{background:#333;color:#bbb} td.none{background:#1a1a1a;color:#777}
-.verdict.ok{background:#1e4620} .verdict.red{background:#7f1d1d;border-color:#eee}
+.verdict.ok{background:#143018} .verdict.red{background:#7f1d1d;border-color:#eee}
 .cls-q{background:#6d5400} .cls-r{background:#7f1d1d} .cls-l{background:#4a2a5a} .cls-e{background:#37474f}
 .NEW{color:#ff8a80} .KNOWN{color:#bbb} .FIXED{color:#a5d6a7} .note{color:#ffcc80}
 .mark{background:#121212} .mark.flaky,.mark.reused,.mark.cancelled{color:#ddd}

@@ -203,3 +203,16 @@ def test_baseline_report_marks_new_known_fixed_in_the_grid(tmp_path):
     one_box(pixels, RED_CELL, most=(110, 260))  # the red stage 03 entry, nowhere else
     assert share_of(pixels, GREEN_CELL) > 0.002 and share_of(pixels, BAR_OK, 6) > 0.001
     assert share_of(pixels, HATCH_RED, 6) > 0.0002, "the red stage's hatched bar is not drawn"
+
+
+DARK_OK_CELL = (0x14, 0x30, 0x18)  # td.ok under prefers-color-scheme: dark
+DARK_PAGE = (0x12, 0x12, 0x12)
+
+
+def test_dark_mode_paints_a_dark_page_with_the_grid_and_bars(tmp_path):
+    dark = "--blink-settings=preferredColorScheme=0"  # 0: dark (Chromium 156)
+    pixels = screenshot(find_browser(), green_report(tmp_path), tmp_path, "dark", dark)
+    assert share_of(pixels, DARK_PAGE, 4) > 0.5, "the page is not dark"
+    assert share_of(pixels, DARK_OK_CELL, 6) > 0.01
+    assert share_of(pixels, GREEN_CELL) < 0.001, "the light palette on the dark page"  # text edges only
+    assert share_of(pixels, BAR_OK, 6) > 0.001, "the stage-time bars are not drawn on the dark page"
