@@ -11,6 +11,7 @@ no terminal control sequence, no Markdown or HTML markup, no ``file://`` link ou
 from __future__ import annotations
 
 import re
+from collections import Counter
 
 from regression import charts
 from regression.analysis import dedupe, stage_span
@@ -219,27 +220,82 @@ def render_markdown(report: dict) -> str:
 
 
 _CSS = """
-body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222}
+body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222;background:#fff}
 h1{margin-bottom:.2em} table{border-collapse:collapse;margin:1em 0}
 th,td{border:1px solid #bbb;padding:4px 8px;text-align:left;vertical-align:top}
 th{background:#f3f3f3} td.ok{background:#c8e6c9} td.red{background:#ef5350;color:#fff;font-weight:bold}
+td.red{border:3px double #222} td.flaky{background:#ffe0b2;font-style:italic}
 td.skip{background:#e0e0e0;color:#555} td.none{background:#fafafa;color:#999}
 .verdict{padding:.6em 1em;border-radius:4px;display:inline-block;font-weight:bold}
-.verdict.ok{background:#c8e6c9} .verdict.red{background:#ef9a9a}
+.verdict.ok{background:#c8e6c9} .verdict.red{background:#ef9a9a;border:2px solid #222}
 .cls{border-radius:3px;padding:0 4px;white-space:nowrap}
 .cls-q{background:#ffe082} .cls-r{background:#ef9a9a} .cls-l{background:#ce93d8} .cls-e{background:#b0bec5}
-.NEW{color:#b71c1c;font-weight:bold} .KNOWN{color:#555} .note{color:#8a4b00}
+.NEW{color:#b71c1c;font-weight:bold} .KNOWN{color:#555} .FIXED{color:#1b5e20} .note{color:#8a4b00}
+.mark{display:inline-block;font-size:11px;padding:0 3px;margin-top:2px;border:1px solid currentColor;
+border-radius:3px;background:#fff;font-style:normal;white-space:nowrap}
+.mark.NEW{border-width:2px} .mark.KNOWN{border-style:dashed} .mark.FIXED{border-style:dotted}
+.mark.flaky,.mark.reused,.mark.cancelled{color:#333;border-style:dashed}
 code{font-size:12px;word-break:break-all} details{margin:.3em 0} summary{cursor:pointer}
 .bar{background:#eee;width:120px;height:10px;display:inline-block}
 .bar span{background:#43a047;height:10px;display:block}
+a{color:inherit}
+@media (prefers-color-scheme: dark){
+body{color:#e6e6e6;background:#121212} th,td{border-color:#555} th{background:#262626}
+td.ok{background:#143018;color:#e8f5e9} td.red{background:#d32f2f;color:#fff;border-color:#eee}
+td.flaky{background:#5a3a00;color:#fff3e0} td.skip{background:#333;color:#bbb} td.none{background:#1a1a1a;color:#777}
+.verdict.ok{background:#143018} .verdict.red{background:#7f1d1d;border-color:#eee}
+.cls-q{background:#6d5400} .cls-r{background:#7f1d1d} .cls-l{background:#4a2a5a} .cls-e{background:#37474f}
+.NEW{color:#ff8a80} .KNOWN{color:#bbb} .FIXED{color:#a5d6a7} .note{color:#ffcc80}
+.mark{background:#121212} .mark.flaky,.mark.reused,.mark.cancelled{color:#ddd}
+.bar{background:#333} .bar span{background:#66bb6a}
+}
 """
 _CLS_CSS = {BY_QUANTIZATION: "cls-q", REGARDLESS: "cls-r", LAYERING: "cls-l", EMPTY: "cls-e"}
 # No script may run in the page, whatever it holds: the report has none, and needs none (details/summary).
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"
 
 
+def _baseline_statuses(report: dict) -> dict:
+    """(cell, stage) -> Counter of NEW / KNOWN failures there (empty without a baseline)."""
+    counts: dict = {}
+    if report.get("baseline") is None:
+        return counts
+    for failure in report["failures"]:
+        if failure.get("status") in ("NEW", "KNOWN"):
+            slot = counts.setdefault((failure["cell"], failure["stage"]), Counter())
+            slot[failure["status"]] += 1
+    return counts
+
+
+def marks(report: dict, cell: dict, stage: dict | None, statuses: dict | None = None) -> list[tuple[str, str]]:
+    """The words under one HTML grid entry, as (kind, text): ``NEW 2``, ``KNOWN 1``, ``FIXED 1`` (against the
+    baseline), ``flaky 1``, ``reused``, ``cancelled`` — always text, the colour only repeats it.
+
+    FIXED n at a stage: n baseline failures of that stage pass now and fail nowhere (matched on stage, test id
+    and variant in any cell, analysis.apply_baseline), shown in every cell that ran the stage."""
+    if stage is None or cell.get("skipped"):
+        return []
+    statuses = _baseline_statuses(report) if statuses is None else statuses
+    found = []
+    here = statuses.get((cell["cell"], stage["stage"]), Counter())
+    found += [(kind, f"{kind} {here[kind]}") for kind in ("NEW", "KNOWN") if here[kind]]
+    baseline = report.get("baseline")
+    fixed = sum(1 for f in (baseline or {}).get("fixed", []) if f.get("stage") == stage["stage"])
+    if fixed:
+        found.append(("FIXED", f"FIXED {fixed}"))
+    flaky = stage.get("flaky")
+    if isinstance(flaky, list) and flaky:
+        found.append(("flaky", f"flaky {len(flaky)}"))
+    if stage.get("cancelled"):
+        found.append(("cancelled", "cancelled"))
+    elif stage.get("reused"):
+        found.append(("reused", "reused"))
+    return found
+
+
 def _html_grid(report: dict, esc) -> list[str]:
     cells, lookup = report["cells"], _lookup(report)
+    statuses = _baseline_statuses(report)
     parts = ['<h2>Stage × cell</h2><table id="grid"><thead><tr><th>stage</th>']
     for cell in cells:
         if cell["skipped"]:
@@ -249,7 +305,8 @@ def _html_grid(report: dict, esc) -> list[str]:
             detail = " · ".join([f"py {cell['python']}", f"np {cell['numpy']}", *filter(None, known)])
         mark = " (partial)" if cell["partial"] else ""
         mark += " (stale)" if cell["stale"] else ""
-        parts.append(f"<th>{esc(cell['cell'])}{esc(mark)}<br><small>{esc(detail)}</small></th>")
+        flaky = f'<br><span class="mark flaky">flaky {len(cell["flaky"])}</span>' if cell.get("flaky") else ""
+        parts.append(f"<th>{esc(cell['cell'])}{esc(mark)}<br><small>{esc(detail)}</small>{flaky}</th>")
     parts.append("</tr></thead><tbody>")
     for number in report["stages"]:
         parts.append(f"<tr><th>{esc(module_label(number))}</th>")
@@ -261,6 +318,10 @@ def _html_grid(report: dict, esc) -> list[str]:
             body = esc(text)
             if log is not None:  # only a file inside the cell's own folder is linked, its path percent-encoded
                 body = f'<a href="{esc(file_href(log))}">{body}</a>'
+            found = marks(report, cell, stage, statuses)
+            if state == "ok" and any(kind == "flaky" for kind, _ in found):
+                state = "flaky"  # never green: the text says it too
+            body += "".join(f'<br><span class="mark {kind}">{esc(word)}</span>' for kind, word in found)
             parts.append(f'<td class="{state}" title="{esc(tip)}">{body}</td>')
         parts.append("</tr>")
     parts.append(f'</tbody></table><p id="legend"><small>{esc(legend(report))}</small></p>')

@@ -110,3 +110,43 @@ def test_the_html_report_holds_the_charts_and_still_parses(tmp_path, capsys):
     assert page.count("<svg") == 1 and 'id="stage-charts"' in page and "py&lt;b&gt;\\x1b" in page
     (svg,) = re.findall(r"<svg.*?</svg>", page, re.S)
     assert len(list(parse(svg).iter(f"{SVG}rect"))) == 16 + 2  # 16 stages and the hatch pattern's two
+
+
+def _grid_report(**baseline) -> dict:
+    stage = {"stage": 3, "red": True, "collected": 2, "seconds": 1.0}
+    cells = [{"cell": HOSTILE, "skipped": False, "stages": [stage]}]
+    failures = [
+        {"cell": HOSTILE, "stage": 3, "status": "NEW"},
+        {"cell": HOSTILE, "stage": 3, "status": "NEW"},
+        {"cell": HOSTILE, "stage": 3, "status": "KNOWN"},
+    ]
+    return {"cells": cells, "failures": failures, "baseline": baseline or None}, cells[0], stage
+
+
+def test_grid_marks_say_new_known_fixed_flaky_reused_in_words():
+    from regression import render
+
+    data, one, stage = _grid_report(new=2, known=1, fixed=[{"stage": 3, "test_id": "t::b"}, {"stage": 4}])
+    assert render.marks(data, one, stage) == [("NEW", "NEW 2"), ("KNOWN", "KNOWN 1"), ("FIXED", "FIXED 1")]
+    assert render.marks(data, one, dict(stage, flaky=["t::w"], reused=True))[-2:] == [
+        ("flaky", "flaky 1"),
+        ("reused", "reused"),
+    ]
+    no_baseline, one, stage = _grid_report()
+    assert render.marks(no_baseline, one, stage) == []  # statuses only mean something against a baseline
+    assert render.marks(data, dict(one, skipped=True), stage) == [] and render.marks(data, one, None) == []
+
+
+def _luminance(hex_colour: str) -> float:
+    r, g, b = (int(hex_colour[i : i + 2], 16) / 255 for i in (1, 3, 5))
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def test_palette_has_a_dark_mode_and_ok_red_differ_in_grey_scale_in_both():
+    from regression import render
+
+    light, dark = render._CSS.split("@media (prefers-color-scheme: dark)")
+    for css in (light, dark):
+        ok = re.search(r"td\.ok\{background:(#[0-9a-f]{6})", css).group(1)
+        red = re.search(r"td\.red\{background:(#[0-9a-f]{6})", css).group(1)
+        assert abs(_luminance(ok) - _luminance(red)) > 0.1, (ok, red)  # not hue alone
