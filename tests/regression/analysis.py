@@ -161,7 +161,7 @@ def analyse_cell(cell: dict, current_commit: str | None = None) -> tuple[dict, l
     for stage in cell.get("stages", []):
         stages.append({key: stage.get(key) for key in _STAGE_KEYS})
         stages[-1]["problems"] = len(stage.get("problems", []))
-        stages[-1].update({k: stage[k] for k in ("reused", "cancelled") if k in stage})  # for charts.py, when set
+        stages[-1].update({k: stage[k] for k in ("reused", "cancelled", "flaky") if stage.get(k)})  # charts, grid
     red = [s for s in stages if s["red"]]
     first_red = min((s["stage"] for s in red), default=None)
     first = pick_points_at(first_red, failures)
