@@ -100,9 +100,6 @@ class MLP(Module):
     def forward(self, x) -> Tensor:
         return self.linear2(self.gelu(self.linear1(x)))
 
-    def extra_repr(self) -> str:
-        return f"embed_dim={self.embed_dim}, hidden_dim={self.hidden_dim}"
-
 
 def create_causal_mask(seq_len: int) -> Tensor:
     """TinyTorch's causal mask: a float32 0/1 Tensor of shape (1, seq_len, seq_len), 1 = may attend."""

@@ -111,3 +111,12 @@ def test_stack_and_concatenate_carry_gradients():
     assert a.grad.tolist() == [1.0, 1.0] and b.grad.tolist() == [10.0, 10.0]
     c = concatenate([a, b])
     assert isinstance(c._grad_fn, T.ConcatBackward) and c.shape == (4,)
+
+
+def test_backward_takes_a_tensor_gradient_and_nodes_have_readable_reprs():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    y = x * 3.0
+    y.backward(Tensor([1.0, 1.0]))
+    assert x.grad.tolist() == [3.0, 3.0]
+    assert repr(y._grad_fn) == "<MulBackward>" and y._backward is not None and x._backward is None
+    assert y._parents[0] is x and x._parents == ()

@@ -53,3 +53,11 @@ def test_gpt_default_max_seq_len_and_the_causal_mask():
     mask = create_causal_mask(3)
     assert mask.shape == (1, 3, 3) and mask.data.tolist()[0] == [[1, 0, 0], [1, 1, 0], [1, 1, 1]]
     assert model(np.array([[1, 2, 3]])).shape == (1, 3, 10)
+
+
+def test_mlp_refuses_a_dropout_probability_outside_0_1():
+    import pytest
+
+    with pytest.raises(ValueError, match=r"dropout_prob must be in \[0, 1\)"):
+        transformer.MLP(4, dropout_prob=1.5)
+    assert "(linear1): Linear(in_features=4, out_features=16" in repr(transformer.MLP(4))

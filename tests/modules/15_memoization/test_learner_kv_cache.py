@@ -159,3 +159,11 @@ def test_upstream_path_perf_memoization_is_the_same_objects():
     from tinytorch.perf.memoization import KVCache as Upstream
 
     assert Upstream is KVCache
+
+
+def test_a_layer_index_that_is_not_an_int_and_a_model_without_sizes_are_type_errors():
+    with pytest.raises(TypeError, match="layer_idx must be an int, got str"):
+        KVCache(1, 2, 1, 1, 2).get("0")
+    with pytest.raises(TypeError, match="enable_kv_cache: the model has no 'num_layers'"):
+        enable_kv_cache(object())
+    assert "KVCache(" in repr(KVCache(1, 2, 1, 1, 2))
