@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinytorch.core.tensor import Function, ReLUBackward, TanhBackward, Tensor
+from tinytorch.core.tensor import OpFunction, ReLUBackward, TanhBackward, Tensor
 
 __all__ = [
     "ReLU", "Sigmoid", "Tanh", "GELU", "Softmax", "softmax",
@@ -24,16 +24,22 @@ __all__ = [
 # activations here use those ops, so their results carry those nodes. The fused ones below are ours.
 
 
-class SigmoidBackward(Function):
+class SigmoidBackward(OpFunction):
     """d sigmoid(x) = g * s * (1 - s)."""
 
+    __slots__ = ()
 
-class GELUBackward(Function):
+
+class GELUBackward(OpFunction):
     """The tanh-approximation GELU's exact derivative."""
 
+    __slots__ = ()
 
-class SoftmaxBackward(Function):
+
+class SoftmaxBackward(OpFunction):
     """d softmax: p * (g - sum(g * p)) along the softmax axis."""
+
+    __slots__ = ()
 
 
 def _as_tensor(x) -> Tensor:

@@ -22,11 +22,13 @@ from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
-from tinytorch.core.tensor import Function, Tensor
+from tinytorch.core.tensor import OpFunction, Tensor
 
 
-class LinearBackward(Function):
+class LinearBackward(OpFunction):
     """Fused ``x @ W.T + b``: gradients ``g @ W``, ``g^T @ x`` and ``sum(g)``."""
+
+    __slots__ = ()
 
 
 class Parameter(Tensor):

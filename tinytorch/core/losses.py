@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinytorch.core.tensor import Function, Tensor
+from tinytorch.core.tensor import OpFunction, Tensor
 
 __all__ = [
     "Loss",
@@ -29,16 +29,22 @@ __all__ = [
 ]
 
 
-class MSEBackward(Function):
+class MSEBackward(OpFunction):
     """mean((p - t)^2): gradients 2 (p - t) / N for the prediction and its negative for the target."""
 
+    __slots__ = ()
 
-class CrossEntropyBackward(Function):
+
+class CrossEntropyBackward(OpFunction):
     """Fused softmax cross-entropy: (softmax - onehot) / N."""
 
+    __slots__ = ()
 
-class BCEBackward(Function):
+
+class BCEBackward(OpFunction):
     """Binary cross-entropy: (p - t) / (p (1 - p)) / N inside the clip range."""
+
+    __slots__ = ()
 
 
 # ----------------------------------------------------------------------------- input checks

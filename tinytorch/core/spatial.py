@@ -18,7 +18,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from tinytorch.core.layers import Module, Parameter
-from tinytorch.core.tensor import Function, Tensor
+from tinytorch.core.tensor import OpFunction, Tensor
 
 __all__ = [
     "Conv2D",
@@ -36,16 +36,22 @@ __all__ = [
 ]
 
 
-class Conv2dBackward(Function):
+class Conv2dBackward(OpFunction):
     """conv2d: gradients for the input (col2im of g @ W), the weight (g^T @ im2col) and the bias."""
 
+    __slots__ = ()
 
-class MaxPool2dBackward(Function):
+
+class MaxPool2dBackward(OpFunction):
     """max_pool2d: each window's gradient goes to its (first) maximum."""
 
+    __slots__ = ()
 
-class AvgPool2dBackward(Function):
+
+class AvgPool2dBackward(OpFunction):
     """avg_pool2d: each window's gradient is shared equally by its pixels."""
+
+    __slots__ = ()
 
 
 IntPair = Union[int, Sequence[int]]

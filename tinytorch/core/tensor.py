@@ -108,8 +108,15 @@ class Function:
         return f"<{type(self).__name__}>"
 
 
+class OpFunction(Function):
+    """Base of the built-in ops' nodes: ``Tensor._make`` fills the two slots directly (``apply`` is the
+    op's backward rule), which keeps creating a node about as cheap as the closure it holds."""
+
+    __slots__ = ("saved_tensors", "apply")
+
+
 def _backward_class(name: str, doc: str) -> type:
-    return type(name, (Function,), {"__doc__": doc, "__module__": __name__})
+    return type(name, (OpFunction,), {"__doc__": doc, "__module__": __name__, "__slots__": ()})
 
 
 # The built-in ops of this module (later modules define theirs next to their ops).
@@ -176,7 +183,7 @@ class Tensor:
         out.requires_grad = track
         if track:
             fn = object.__new__(kind)
-            fn.saved_tensors = tuple(parents)
+            fn.saved_tensors = parents if type(parents) is tuple else tuple(parents)
             fn.apply = backward
             out._grad_fn = fn
         else:

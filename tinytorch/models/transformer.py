@@ -18,14 +18,16 @@ import numpy as np
 from tinytorch.core.activations import GELU
 from tinytorch.core.attention import MultiHeadAttention, causal_mask
 from tinytorch.core.layers import Dropout, Linear, Module, Parameter
-from tinytorch.core.tensor import Function, Tensor
+from tinytorch.core.tensor import OpFunction, Tensor
 from tinytorch.text.embeddings import Embedding, PositionalEncoding
 
 __all__ = ["LayerNorm", "MLP", "TransformerBlock", "GPT", "create_causal_mask", "check_cache_fits"]
 
 
-class LayerNormBackward(Function):
+class LayerNormBackward(OpFunction):
     """Fused LayerNorm: exact gradients for x, gamma and beta."""
+
+    __slots__ = ()
 
 
 def _layer_norm(x: Tensor, gamma: Tensor, beta: Tensor, eps: float) -> Tensor:

@@ -25,23 +25,29 @@ import sys
 import numpy as np
 
 from tinytorch.core.layers import Linear, Module, Parameter
-from tinytorch.core.tensor import Function, Tensor
+from tinytorch.core.tensor import OpFunction, Tensor
 from tinytorch.optimization.int8 import QMAX, QMIN, check_finite, encode, scale_and_zero_point
 from tinytorch.optimization.int8_matmul import block_rows, codes_matmul_t, matmul_codes
 
 __all__ = ["QuantizedLinear", "QuantizedConv2D", "fake_quantize", "quantize_weight", "conv2d_class"]
 
 
-class FakeQuantBackward(Function):
+class FakeQuantBackward(OpFunction):
     """Straight-through estimator: the gradient passes where the value was representable, 0 where clipped."""
 
+    __slots__ = ()
 
-class QuantizedLinearBackward(Function):
+
+class QuantizedLinearBackward(OpFunction):
     """int8 Linear: gradient to the input through the int8 codes times their scales, and to the bias."""
 
+    __slots__ = ()
 
-class QuantizedConv2dBackward(Function):
+
+class QuantizedConv2dBackward(OpFunction):
     """int8 Conv2D: gradient to the input (col2im of g @ codes·scales) and to the bias."""
+
+    __slots__ = ()
 
 
 _SPATIAL = "tinytorch.core.spatial"  # module 09: looked up, never imported at import time

@@ -15,13 +15,15 @@ from __future__ import annotations
 import numpy as np
 
 from tinytorch.core.layers import Module, Parameter
-from tinytorch.core.tensor import Function, Tensor
+from tinytorch.core.tensor import OpFunction, Tensor
 
 __all__ = ["Embedding", "PositionalEncoding", "sinusoidal_encoding"]
 
 
-class EmbeddingBackward(Function):
+class EmbeddingBackward(OpFunction):
     """Embedding lookup: the gradient rows are added (scattered) into the looked-up weight rows."""
+
+    __slots__ = ()
 
 
 def _positive_int(owner: str, arg: str, value) -> int:
