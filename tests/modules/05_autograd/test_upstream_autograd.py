@@ -45,3 +45,18 @@ def test_a_learners_two_input_function_with_broadcasting():
     out.sum().backward()
     assert_allclose(a.grad, np.broadcast_to(b.data, (2, 2)))
     assert_allclose(b.grad, a.data.sum(axis=0))
+
+
+class DoubleBackward(Function):
+    """One input, its gradient returned bare (not in a tuple), as a notebook may write it."""
+
+    def apply(self, grad_output):
+        return 2.0 * grad_output
+
+
+def test_a_single_gradient_may_be_returned_bare():
+    x = Tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    out = Tensor(2.0 * x.data, requires_grad=True)
+    out._grad_fn = DoubleBackward(x)
+    out.sum().backward()
+    assert_allclose(x.grad, np.full((2, 2), 2.0))

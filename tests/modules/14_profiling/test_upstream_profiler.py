@@ -78,3 +78,9 @@ def test_defaults_are_tinytorchs():
 def test_not_a_model_is_a_type_error():
     with pytest.raises(TypeError, match="not a model"):
         Profiler().measure_memory(object())
+
+
+def test_memory_of_a_model_holding_bare_tensors():
+    mem = Profiler().measure_memory(WithParameters())
+    assert mem["total_bytes"] == 10 * 4  # the shared tensor once
+    assert Profiler().measure_memory(WeightBias())["parameter_bytes"] == 9 * 4
