@@ -20,7 +20,7 @@ EXPORTS = {
     "tinytorch.core.activations": ("ReLU", "Sigmoid", "Tanh", "GELU", "Softmax"),
     "tinytorch.core.layers": ("Module", "Layer", "Parameter", "Linear", "Dropout", "Sequential", "Flatten"),
     "tinytorch.core.losses": ("MSELoss", "CrossEntropyLoss", "BinaryCrossEntropyLoss"),
-    "tinytorch.core.autograd": ("no_grad", "enable_autograd"),
+    "tinytorch.core.autograd": ("no_grad", "enable_autograd", "Function"),
     "tinytorch.core.optimizers": ("SGD", "Adam", "AdamW"),
     "tinytorch.core.training": ("Trainer", "CosineSchedule", "clip_grad_norm", "save_checkpoint", "load_checkpoint"),
     "tinytorch.data.loader": ("Dataset", "TensorDataset", "DataLoader"),
@@ -28,14 +28,15 @@ EXPORTS = {
     "tinytorch.text.tokenization": ("CharTokenizer", "BPETokenizer"),
     "tinytorch.text.embeddings": ("Embedding", "PositionalEncoding"),
     "tinytorch.core.attention": ("MultiHeadAttention", "scaled_dot_product_attention"),
-    "tinytorch.models.transformer": ("LayerNorm", "TransformerBlock", "GPT"),
+    "tinytorch.models.transformer": ("LayerNorm", "MLP", "TransformerBlock", "GPT"),
     "tinytorch.profiling.profiler": ("Profiler",),
-    "tinytorch.generation.kv_cache": ("KVCache", "generate"),
+    "tinytorch.generation.kv_cache": ("KVCache", "generate", "enable_kv_cache", "disable_kv_cache"),
     "tinytorch.optimization.quantization": (
         "quantize_model",
         "quantize_int8",
         "dequantize_int8",
         "compare_model_sizes",
+        "Quantizer",
     ),
 }
 

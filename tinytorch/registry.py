@@ -10,9 +10,19 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class ModuleSpec:
+    """One numbered module. ``aliases``: other import paths of the same objects (upstream TinyTorch's
+    notebook-export paths, e.g. ``tinytorch.core.transformer``); each counts as this module everywhere
+    the order matters (the import guard refuses an alias above the stage exactly like the module)."""
+
     number: int
     name: str
     import_path: str
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def import_paths(self) -> tuple[str, ...]:
+        """The module's own path first, then its aliases."""
+        return (self.import_path, *self.aliases)
 
     @property
     def tag(self) -> str:
@@ -38,15 +48,15 @@ MODULES: tuple[ModuleSpec, ...] = (
     ModuleSpec(5, "autograd", "tinytorch.core.autograd"),
     ModuleSpec(6, "optimizers", "tinytorch.core.optimizers"),
     ModuleSpec(7, "training", "tinytorch.core.training"),
-    ModuleSpec(8, "dataloader", "tinytorch.data.loader"),
+    ModuleSpec(8, "dataloader", "tinytorch.data.loader", ("tinytorch.core.dataloader",)),
     ModuleSpec(9, "spatial", "tinytorch.core.spatial"),
-    ModuleSpec(10, "tokenization", "tinytorch.text.tokenization"),
-    ModuleSpec(11, "embeddings", "tinytorch.text.embeddings"),
+    ModuleSpec(10, "tokenization", "tinytorch.text.tokenization", ("tinytorch.core.tokenization",)),
+    ModuleSpec(11, "embeddings", "tinytorch.text.embeddings", ("tinytorch.core.embeddings",)),
     ModuleSpec(12, "attention", "tinytorch.core.attention"),
-    ModuleSpec(13, "transformers", "tinytorch.models.transformer"),
-    ModuleSpec(14, "profiling", "tinytorch.profiling.profiler"),
-    ModuleSpec(15, "memoization", "tinytorch.generation.kv_cache"),
-    ModuleSpec(16, "quantization", "tinytorch.optimization.quantization"),
+    ModuleSpec(13, "transformers", "tinytorch.models.transformer", ("tinytorch.core.transformer",)),
+    ModuleSpec(14, "profiling", "tinytorch.profiling.profiler", ("tinytorch.perf.profiling",)),
+    ModuleSpec(15, "memoization", "tinytorch.generation.kv_cache", ("tinytorch.perf.memoization",)),
+    ModuleSpec(16, "quantization", "tinytorch.optimization.quantization", ("tinytorch.perf.quantization",)),
 )
 
 QUANTIZATION = MODULES[-1]
@@ -71,7 +81,8 @@ def label(number: int | None) -> str:
 
 
 def by_import_path(path: str) -> ModuleSpec | None:
+    """The module with this import path, or whose alias it is; ``None`` for any other path."""
     for spec in MODULES:
-        if spec.import_path == path:
+        if path in spec.import_paths:
             return spec
     return None

@@ -65,7 +65,12 @@ class Guard:
         modules = MODULES if modules is None else modules
         exempt = QUANTIZATION.import_path if exempt is None else exempt
         self.stage = stage
-        self.forbidden = {m.import_path: m for m in modules if m.number > stage and m.import_path != exempt}
+        self.forbidden = {  # a module's aliases (registry) are refused with it: they are the same objects
+            path: m
+            for m in modules
+            if m.number > stage and m.import_path != exempt
+            for path in (m.import_path, *getattr(m, "aliases", ()))
+        }
         self.violations: list[Violation] = []
         self.nodeid = ""
         self.when = "startup"

@@ -96,3 +96,55 @@ def test_a_module_loaded_before_the_guard_is_a_violation_and_hidden_until_uninst
         guard.uninstall()
     assert sys.modules["fakett.later"] is preloaded
     assert guard not in sys.meta_path
+
+
+def _fresh_import(path: str):
+    """Import ``path`` as if for the first time (the package may already be loaded by this session)."""
+    saved = {n: m for n, m in sys.modules.items() if n == path or n.startswith(path + ".")}
+    for name in saved:
+        del sys.modules[name]
+    try:
+        return importlib.import_module(path)
+    finally:
+        sys.modules.update(saved)
+
+
+@pytest.mark.parametrize(
+    "alias, number",
+    [
+        ("tinytorch.core.dataloader", 8),
+        ("tinytorch.core.tokenization", 10),
+        ("tinytorch.core.embeddings", 11),
+        ("tinytorch.core.transformer", 13),
+        ("tinytorch.perf.profiling", 14),
+        ("tinytorch.perf.memoization", 15),
+    ],
+)
+def test_an_alias_module_counts_as_the_module_it_aliases(alias, number):
+    from tinytorch.registry import MODULES, by_import_path, by_number
+
+    assert by_import_path(alias) is by_number(number)
+    below = Guard(number - 1, MODULES)
+    below.install()
+    try:
+        with pytest.raises(
+            LayeringError, match=rf"{alias} is module {number:02d}, not available at stage {number - 1:02d}"
+        ):
+            _fresh_import(alias)
+    finally:
+        below.uninstall()
+    at = Guard(number, MODULES)
+    at.install()
+    try:
+        assert _fresh_import(alias).__name__ == alias
+    finally:
+        at.uninstall()
+    assert not [v for v in at.violations if v.module == alias]  # (modules loaded earlier may be listed)
+
+
+def test_the_quantization_alias_is_exempt_like_module_16():
+    from tinytorch.registry import MODULES
+
+    guard = Guard(3, MODULES)
+    assert "tinytorch.perf.quantization" not in guard.forbidden
+    assert "tinytorch.core.transformer" in guard.forbidden and "tinytorch.perf.memoization" in guard.forbidden

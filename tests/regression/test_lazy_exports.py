@@ -202,3 +202,31 @@ def test_every_lazy_name_is_a_registry_modules_own_object(namespace):
 def test_a_name_listed_twice_is_refused():
     with pytest.raises(ValueError, match="'Linear' listed for both a and b"):
         invert({"a": ("Linear",), "b": ("Linear",)})
+
+
+ALIAS_PATHS = sorted(alias for m in MODULES for alias in m.aliases)  # upstream's notebook-export paths
+
+
+@pytest.mark.parametrize("alias", ALIAS_PATHS)
+def test_every_alias_modules_name_is_a_registry_modules_own_object(alias):
+    module = importlib.import_module(alias)
+    registry_paths = {m.import_path for m in MODULES}
+    for name, path in invert(module.EXPORTS).items():
+        assert path in registry_paths, f"{alias}.{name} points at {path}, not a registry module"
+        assert getattr(module, name) is getattr(importlib.import_module(path), name), f"{alias}.{name}"
+
+
+def test_an_alias_module_loads_nothing_until_a_name_is_asked_for():
+    out = run_at_stage(
+        13,
+        """
+        import tinytorch.core.transformer as t
+        out["after_import"] = loaded()
+        t.GPT
+        out["after_name"] = loaded()
+        """,
+    )
+    assert out["after_import"] == []
+    assert (
+        "tinytorch.models.transformer" in out["after_name"] and "tinytorch.generation.kv_cache" not in out["after_name"]
+    )

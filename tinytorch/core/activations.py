@@ -13,7 +13,33 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinytorch.core.tensor import Tensor
+from tinytorch.core.tensor import OpFunction, ReLUBackward, TanhBackward, Tensor
+
+__all__ = [
+    "ReLU", "Sigmoid", "Tanh", "GELU", "Softmax", "softmax",
+    "ReLUBackward", "TanhBackward", "SigmoidBackward", "GELUBackward", "SoftmaxBackward",
+]  # fmt: skip
+
+# ReLUBackward and TanhBackward are module 01's (``Tensor.relu`` / ``Tensor.tanh`` are its ops); the
+# activations here use those ops, so their results carry those nodes. The fused ones below are ours.
+
+
+class SigmoidBackward(OpFunction):
+    """d sigmoid(x) = g * s * (1 - s)."""
+
+    __slots__ = ()
+
+
+class GELUBackward(OpFunction):
+    """The tanh-approximation GELU's exact derivative."""
+
+    __slots__ = ()
+
+
+class SoftmaxBackward(OpFunction):
+    """d softmax: p * (g - sum(g * p)) along the softmax axis."""
+
+    __slots__ = ()
 
 
 def _as_tensor(x) -> Tensor:
@@ -59,7 +85,7 @@ class Sigmoid(Activation):
         a = x.data
         e = np.exp(-np.abs(a))  # always in (0, 1]
         out = np.where(a >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(a.dtype, copy=False)
-        return Tensor._make(out, (x,), lambda g: (g * out * (1.0 - out),))
+        return Tensor._make(out, (x,), lambda g: (g * out * (1.0 - out),), SigmoidBackward)
 
 
 class GELU(Activation):
@@ -82,7 +108,7 @@ class GELU(Activation):
             d_inner = self._C * (1.0 + 3.0 * self._K * a * a)
             return (g * (0.5 * (1.0 + t) + 0.5 * a * (1.0 - t * t) * d_inner),)
 
-        return Tensor._make(out, (x,), backward)
+        return Tensor._make(out, (x,), backward, GELUBackward)
 
 
 class Softmax(Activation):
@@ -98,7 +124,11 @@ class Softmax(Activation):
 def softmax(x: Tensor, axis: int = -1) -> Tensor:
     """Numerically stable softmax as a function (used by attention and the losses)."""
     x = _float_input(x)
-    # The shift is a constant: softmax is invariant to it, so it needs no gradient.
-    shifted = x - x.data.max(axis=axis, keepdims=True)
-    e = shifted.exp()
-    return e / e.sum(axis=axis, keepdims=True)
+    # The shift is a constant: softmax is invariant to it. One fused node (SoftmaxBackward).
+    e = np.exp(x.data - x.data.max(axis=axis, keepdims=True))
+    p = e / e.sum(axis=axis, keepdims=True)
+
+    def backward(g):
+        return (p * (g - (g * p).sum(axis=axis, keepdims=True)),)
+
+    return Tensor._make(p, (x,), backward, SoftmaxBackward)

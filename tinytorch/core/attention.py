@@ -12,7 +12,8 @@ to nothing"), with zero gradient. No NaN, no RuntimeWarning.
 
 KV-cache protocol (used by module 15, but nothing here imports it): ``MultiHeadAttention.forward``
 takes ``cache=`` any object with ``append(layer_idx, k, v)`` and ``get(layer_idx) -> (k, v)``, where
-k and v are NumPy arrays of shape (batch, num_heads, seq, head_dim). The new keys/values are
+k and v are NumPy arrays (``append``) and NumPy arrays or Tensors (``get``) of shape
+(batch, num_heads, seq, head_dim). The new keys/values are
 appended, and attention runs over everything cached so far for that layer.
 """
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from tinytorch.core.activations import SoftmaxBackward
 from tinytorch.core.layers import Linear, Module
 from tinytorch.core.tensor import Tensor
 
@@ -74,7 +76,7 @@ def masked_softmax(scores: Tensor, mask=None) -> Tensor:
         # d softmax: p * (g - <g, p>); masked entries have p = 0 and so get no gradient.
         return (p * (g - (g * p).sum(axis=-1, keepdims=True)),)
 
-    return Tensor._make(p.astype(s.dtype, copy=False), (scores,), backward)
+    return Tensor._make(p.astype(s.dtype, copy=False), (scores,), backward, SoftmaxBackward)
 
 
 def scaled_dot_product_attention(Q, K, V, mask=None) -> tuple[Tensor, Tensor]:
@@ -149,8 +151,9 @@ class MultiHeadAttention(Module):
                     "tinytorch.core.autograd.no_grad(), or call without cache= to train"
                 )
             cache.append(layer_idx, k.data, v.data)
-            k_all, v_all = cache.get(layer_idx)
-            k, v = Tensor(k_all, dtype=k_all.dtype), Tensor(v_all, dtype=v_all.dtype)
+            k_all, v_all = cache.get(layer_idx)  # Tensors (module 15's KVCache) or arrays: both wrap for free
+            k = k_all if isinstance(k_all, Tensor) else Tensor(k_all, dtype=k_all.dtype)
+            v = v_all if isinstance(v_all, Tensor) else Tensor(v_all, dtype=v_all.dtype)
         if mask is not None:
             mask = self._score_mask(mask, batch, seq, k.shape[2])
         out, weights = scaled_dot_product_attention(q, k, v, mask)

@@ -1,9 +1,12 @@
 """Module 05 — autograd: grad-mode switches and the finite-difference gradient checker.
 
-The reverse-mode engine lives in module 01 (``Tensor.backward`` and each op's backward rule), so
+The reverse-mode engine lives in module 01 (``Tensor.backward`` and each op's ``_grad_fn`` node), so
 no module has to patch an earlier one. This module is the user-facing surface: ``no_grad`` to stop
-recording, ``enable_autograd`` to (re-)enable it, and ``gradcheck`` to verify any op's gradient
-against central finite differences in float64.
+recording, ``enable_autograd`` to (re-)enable it, ``gradcheck`` to verify any op's gradient
+against central finite differences in float64, and TinyTorch's ``Function`` protocol with module 01's
+backward classes (``AddBackward``, ``MatmulBackward``, …; those of later modules' ops — ``ReLU``'s
+excepted, a module 01 op — live in their modules: ``SigmoidBackward`` in activations, ``MSEBackward``
+in losses, ``Conv2dBackward`` in spatial, ``EmbeddingBackward`` in embeddings).
 """
 
 from __future__ import annotations
@@ -12,9 +15,47 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from tinytorch.core.tensor import Tensor, grad_mode, is_grad_enabled, set_grad_enabled
+from tinytorch.core.tensor import (
+    AbsBackward,
+    AddBackward,
+    CastBackward,
+    ConcatBackward,
+    DivBackward,
+    ExpBackward,
+    Function,
+    LogBackward,
+    MatmulBackward,
+    MaxBackward,
+    MulBackward,
+    NegBackward,
+    PermuteBackward,
+    PowBackward,
+    ReLUBackward,
+    ReshapeBackward,
+    SliceBackward,
+    SqrtBackward,
+    StackBackward,
+    SubBackward,
+    SumBackward,
+    TanhBackward,
+    Tensor,
+    TransposeBackward,
+    grad_mode,
+    is_grad_enabled,
+    set_grad_enabled,
+)
 
-__all__ = ["enable_autograd", "no_grad", "is_grad_enabled", "gradcheck", "numerical_grad"]
+BACKWARD_CLASSES = (
+    AddBackward, SubBackward, MulBackward, DivBackward, MatmulBackward, TransposeBackward, PermuteBackward,
+    ReshapeBackward, SliceBackward, SumBackward, NegBackward, PowBackward, ExpBackward, LogBackward,
+    SqrtBackward, TanhBackward, ReLUBackward, AbsBackward, MaxBackward, CastBackward, ConcatBackward,
+    StackBackward,
+)  # fmt: skip
+
+__all__ = [
+    "enable_autograd", "no_grad", "is_grad_enabled", "gradcheck", "numerical_grad", "Function",
+    *(cls.__name__ for cls in BACKWARD_CLASSES),
+]  # fmt: skip
 
 
 def enable_autograd() -> None:

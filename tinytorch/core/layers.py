@@ -22,7 +22,13 @@ from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
-from tinytorch.core.tensor import Tensor
+from tinytorch.core.tensor import OpFunction, Tensor
+
+
+class LinearBackward(OpFunction):
+    """Fused ``x @ W.T + b``: gradients ``g @ W``, ``g^T @ x`` and ``sum(g)``."""
+
+    __slots__ = ()
 
 
 class Parameter(Tensor):
@@ -40,12 +46,12 @@ class Parameter(Tensor):
 def is_parameter(t) -> bool:
     """True for a ``Parameter``, or a float leaf ``Tensor`` that requires grad (a learner's weight).
 
-    A leaf is a tensor not produced by an operation (``_backward is None``): an op result stored on a
+    A leaf is a tensor not produced by an operation (``_grad_fn is None``): an op result stored on a
     module is an activation and stays a buffer, so it is never handed to an optimizer.
     """
     if isinstance(t, Parameter):
         return True
-    return isinstance(t, Tensor) and t.requires_grad and t.dtype.kind == "f" and t._backward is None
+    return isinstance(t, Tensor) and t.requires_grad and t.dtype.kind == "f" and t._grad_fn is None
 
 
 def _split_name(name: str) -> list[str]:
@@ -265,7 +271,7 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         grads = ((g2 @ w).reshape(x.shape), g2.T @ x2)
         return grads if bias is None else (*grads, g2.sum(axis=0))
 
-    return Tensor._make(out.reshape(*lead, w.shape[0]), parents, backward)
+    return Tensor._make(out.reshape(*lead, w.shape[0]), parents, backward, LinearBackward)
 
 
 _INITS = ("xavier", "he")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinytorch.core.tensor import Tensor
+from tinytorch.core.tensor import OpFunction, Tensor
 
 __all__ = [
     "Loss",
@@ -23,7 +23,28 @@ __all__ = [
     "mse_loss",
     "cross_entropy",
     "binary_cross_entropy",
+    "MSEBackward",
+    "CrossEntropyBackward",
+    "BCEBackward",
 ]
+
+
+class MSEBackward(OpFunction):
+    """mean((p - t)^2): gradients 2 (p - t) / N for the prediction and its negative for the target."""
+
+    __slots__ = ()
+
+
+class CrossEntropyBackward(OpFunction):
+    """Fused softmax cross-entropy: (softmax - onehot) / N."""
+
+    __slots__ = ()
+
+
+class BCEBackward(OpFunction):
+    """Binary cross-entropy: (p - t) / (p (1 - p)) / N inside the clip range."""
+
+    __slots__ = ()
 
 
 # ----------------------------------------------------------------------------- input checks
@@ -80,10 +101,20 @@ def _class_ids(target, logits_shape: tuple, who: str) -> np.ndarray:
 
 # ----------------------------------------------------------------------------- functional forms
 def mse_loss(pred, target) -> Tensor:
-    """Mean of squared differences; composed of Tensor ops, so gradients reach pred and target."""
+    """Mean of squared differences, one fused node (``MSEBackward``); gradients reach pred and target."""
     pred = _float_tensor(pred)
-    diff = pred - _target_like(target, pred, "MSELoss")
-    return (diff * diff).mean()
+    tgt = _target_like(target, pred, "MSELoss")
+    diff = pred.data - tgt.data
+    if diff.size == 0:
+        raise ValueError(f"MSELoss: empty prediction of shape {diff.shape}; the mean of nothing is undefined")
+    loss = np.asarray((diff * diff).mean(), dtype=diff.dtype)
+
+    def backward(g):
+        grad = diff * (g * 2)
+        grad /= diff.size
+        return grad, -grad
+
+    return Tensor._make(loss, (pred, tgt), backward, MSEBackward)
 
 
 def cross_entropy(logits, target) -> Tensor:
@@ -115,7 +146,7 @@ def cross_entropy(logits, target) -> Tensor:
         grad /= rows
         return (grad.reshape(logits.shape),)
 
-    return Tensor._make(loss, (logits,), backward)
+    return Tensor._make(loss, (logits,), backward, CrossEntropyBackward)
 
 
 def binary_cross_entropy(probs, target, eps: float = 1e-7) -> Tensor:
@@ -130,6 +161,15 @@ def binary_cross_entropy(probs, target, eps: float = 1e-7) -> Tensor:
     p = probs.data
     if p.size == 0:
         raise ValueError(f"{who}: empty prediction of shape {p.shape}; the mean of nothing is undefined")
+    for arg, arr in (("probabilities", p), ("targets", t)):
+        bad = np.isnan(arr)
+        if np.any(bad):
+            where = tuple(int(i) for i in np.argwhere(bad)[0])
+            raise ValueError(
+                f"{who}: {arg} contain NaN ({int(bad.sum())} of {arr.size}, the first at index {where}); "
+                "a NaN loss would silently poison every weight. Find where the NaN comes from (a diverging "
+                "model, a bad sample) and fix or drop it"
+            )
     if np.any((p < 0) | (p > 1)):
         raise ValueError(
             f"{who} expects probabilities in [0, 1], got values in [{p.min()}, {p.max()}]; "
@@ -148,7 +188,7 @@ def binary_cross_entropy(probs, target, eps: float = 1e-7) -> Tensor:
         grad /= p.size
         return (grad,)
 
-    return Tensor._make(loss, (probs,), backward)
+    return Tensor._make(loss, (probs,), backward, BCEBackward)
 
 
 # ----------------------------------------------------------------------------- callable objects

@@ -18,7 +18,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from tinytorch.core.layers import Module, Parameter
-from tinytorch.core.tensor import Tensor
+from tinytorch.core.tensor import OpFunction, Tensor
 
 __all__ = [
     "Conv2D",
@@ -34,6 +34,25 @@ __all__ = [
     "MaxPool2d",
     "AvgPool2d",
 ]
+
+
+class Conv2dBackward(OpFunction):
+    """conv2d: gradients for the input (col2im of g @ W), the weight (g^T @ im2col) and the bias."""
+
+    __slots__ = ()
+
+
+class MaxPool2dBackward(OpFunction):
+    """max_pool2d: each window's gradient goes to its (first) maximum."""
+
+    __slots__ = ()
+
+
+class AvgPool2dBackward(OpFunction):
+    """avg_pool2d: each window's gradient is shared equally by its pixels."""
+
+    __slots__ = ()
+
 
 IntPair = Union[int, Sequence[int]]
 
@@ -171,7 +190,7 @@ def conv2d(x, weight, bias=None, stride: IntPair = 1, padding: IntPair = 0) -> T
         return gx, gw, (g_mat.sum(axis=0) if bias.requires_grad else None)
 
     parents = (x, weight) if bias is None else (x, weight, bias)
-    return Tensor._make(out, parents, backward)
+    return Tensor._make(out, parents, backward, Conv2dBackward)
 
 
 class Conv2D(Module):
@@ -254,7 +273,7 @@ def max_pool2d(x, kernel_size: IntPair, stride: IntPair | None = None) -> Tensor
     def backward(g):
         return (_scatter_offsets(shape, g.dtype, kernel, stride, (oh, ow), lambda i, j: g * (arg == i * kw + j)),)
 
-    return Tensor._make(out, (x,), backward)
+    return Tensor._make(out, (x,), backward, MaxPool2dBackward)
 
 
 def avg_pool2d(x, kernel_size: IntPair, stride: IntPair | None = None) -> Tensor:
@@ -271,7 +290,7 @@ def avg_pool2d(x, kernel_size: IntPair, stride: IntPair | None = None) -> Tensor
         share = g / area  # a Python int divisor keeps g's dtype
         return (_scatter_offsets(shape, g.dtype, kernel, stride, (oh, ow), lambda i, j: share),)
 
-    return Tensor._make(out, (x,), backward)
+    return Tensor._make(out, (x,), backward, AvgPool2dBackward)
 
 
 class _Pool2D(Module):

@@ -427,9 +427,26 @@ class Trainer:
     at the start of every training epoch. ``grad_clip_norm``: clip the global gradient norm before
     each step. ``accumulation_steps=k``: one optimizer step per k batches, with the gradients
     averaged over those batches (a last, shorter group is averaged over its own size).
+
+    A NaN or infinite loss stops ``train_epoch`` with a ``FloatingPointError`` naming the epoch, the batch
+    and the optimizer step, raised BEFORE its backward pass and the step that would poison the weights
+    (they are left exactly as the last good step made them). ``allow_nonfinite_loss=True`` opts out:
+    the loss is then back-propagated and stepped on whatever its value.
     """
 
-    def __init__(self, model, optimizer, loss_fn, scheduler=None, grad_clip_norm=None, accumulation_steps: int = 1):
+    def __init__(
+        self,
+        model,
+        optimizer,
+        loss_fn,
+        scheduler=None,
+        grad_clip_norm=None,
+        accumulation_steps: int = 1,
+        *,
+        allow_nonfinite_loss: bool = False,
+    ):
+        if not isinstance(allow_nonfinite_loss, (bool, np.bool_)):
+            raise ValueError(f"Trainer: allow_nonfinite_loss must be True or False, got {allow_nonfinite_loss!r}")
         if isinstance(accumulation_steps, bool) or not isinstance(accumulation_steps, (int, np.integer)):
             raise ValueError(f"Trainer: accumulation_steps must be a positive int, got {accumulation_steps!r}")
         if accumulation_steps < 1:
@@ -444,6 +461,7 @@ class Trainer:
         self.scheduler = scheduler
         self.grad_clip_norm = grad_clip_norm
         self.accumulation_steps = int(accumulation_steps)
+        self.allow_nonfinite_loss = bool(allow_nonfinite_loss)
         self.epoch = 0  # completed training epochs
         self.step = 0  # optimizer steps taken
         self.history: list[dict] = []
@@ -472,9 +490,17 @@ class Trainer:
         self.model.train()
         self.optimizer.zero_grad()
         total, count, pending = 0.0, 0, 0
-        for batch in loader:
+        for index, batch in enumerate(loader):
             x, y = _pair(batch)
             loss = self.loss_fn(self.model(_as_tensor(x)), y)
+            if not self.allow_nonfinite_loss and not np.all(np.isfinite(loss.data)):
+                raise FloatingPointError(
+                    f"Trainer.train_epoch: the loss is {float(np.asarray(loss.data).reshape(-1)[0])} at epoch "
+                    f"{self.epoch}, batch {index} (before optimizer step {self.step + 1}); stopped before its "
+                    "backward pass and step, so the weights are those of the last good step. Lower the learning "
+                    "rate, clip gradients (grad_clip_norm=), or check the data; Trainer(..., "
+                    "allow_nonfinite_loss=True) trains on regardless"
+                )
             loss.backward()
             n = _batch_size(x)
             total += float(loss.data) * n

@@ -62,15 +62,33 @@ class TensorDataset(Dataset):
         return tuple(Tensor(t.data[index], dtype=t.data.dtype) for t in self.tensors)
 
 
-def _collate(samples: list) -> tuple[Tensor, ...]:
-    """Stack per-sample tuples field by field: ``[(x0, y0), (x1, y1)] -> (X, Y)``."""
+def _collate(samples: list, indices=None) -> tuple[Tensor, ...]:
+    """Stack per-sample tuples field by field: ``[(x0, y0), (x1, y1)] -> (X, Y)``.
+
+    Every sample must have the same number of fields and, field by field, the same shape; otherwise
+    ``ValueError`` names the dataset index of the first sample that differs, its shape (or field count)
+    and the first sample's. ``indices`` are the samples' dataset indices (positions in the batch if None).
+    """
+    indices = list(range(len(samples))) if indices is None else [int(i) for i in indices]
+    single = not isinstance(samples[0], (tuple, list))
+    samples = [(s,) if not isinstance(s, (tuple, list)) else s for s in samples]
     first = samples[0]
-    if not isinstance(first, (tuple, list)):
-        samples = [(s,) for s in samples]
-        first = samples[0]
+    for pos, s in enumerate(samples):
+        if len(s) != len(first) or (single and len(s) != 1):
+            raise ValueError(
+                f"DataLoader: dataset sample {indices[pos]} has {len(s)} field(s) but sample {indices[0]} has "
+                f"{len(first)}; every __getitem__ must return the same fields (e.g. always (x, y))"
+            )
     fields = []
     for k in range(len(first)):
         arrays = [s[k].data if isinstance(s[k], Tensor) else np.asarray(s[k]) for s in samples]
+        for pos, arr in enumerate(arrays):
+            if arr.shape != arrays[0].shape:
+                raise ValueError(
+                    f"DataLoader: field {k} of dataset sample {indices[pos]} has shape {arr.shape} but sample "
+                    f"{indices[0]} has shape {arrays[0].shape}; samples must have equal shapes to be batched "
+                    "(pad or crop them in __getitem__, or use batch_size=1)"
+                )
         fields.append(Tensor(np.stack(arrays)))
     return tuple(fields)
 
@@ -109,7 +127,7 @@ class DataLoader:
     def _batch(self, indices: np.ndarray) -> tuple[Tensor, ...]:
         if isinstance(self.dataset, TensorDataset):
             return self.dataset[indices]
-        return _collate([self.dataset[int(i)] for i in indices])
+        return _collate([self.dataset[int(i)] for i in indices], indices)
 
     def __iter__(self) -> Iterator[tuple[Tensor, ...]]:
         order = self._order()

@@ -17,11 +17,17 @@ import numpy as np
 
 from tinytorch.core.activations import GELU
 from tinytorch.core.attention import MultiHeadAttention, causal_mask
-from tinytorch.core.layers import Dropout, Linear, Module, Parameter, Sequential
-from tinytorch.core.tensor import Tensor
+from tinytorch.core.layers import Dropout, Linear, Module, Parameter
+from tinytorch.core.tensor import OpFunction, Tensor
 from tinytorch.text.embeddings import Embedding, PositionalEncoding
 
-__all__ = ["LayerNorm", "TransformerBlock", "GPT"]
+__all__ = ["LayerNorm", "MLP", "TransformerBlock", "GPT", "create_causal_mask", "check_cache_fits"]
+
+
+class LayerNormBackward(OpFunction):
+    """Fused LayerNorm: exact gradients for x, gamma and beta."""
+
+    __slots__ = ()
 
 
 def _layer_norm(x: Tensor, gamma: Tensor, beta: Tensor, eps: float) -> Tensor:
@@ -41,7 +47,7 @@ def _layer_norm(x: Tensor, gamma: Tensor, beta: Tensor, eps: float) -> Tensor:
         )
         return dx, g * x_hat, g  # γ and β gradients are summed over the leading axes by the engine
 
-    return Tensor._make(x_hat * gamma.data + beta.data, (x, gamma, beta), backward)
+    return Tensor._make(x_hat * gamma.data + beta.data, (x, gamma, beta), backward, LayerNormBackward)
 
 
 class LayerNorm(Module):
@@ -72,8 +78,39 @@ class LayerNorm(Module):
         return f"dim={self.dim}, eps={self.eps}"
 
 
+class MLP(Module):
+    """The transformer's feed-forward part (TinyTorch's ``MLP``): ``linear2(gelu(linear1(x)))``.
+
+    ``hidden_dim`` defaults to ``4 * embed_dim``. ``dropout_prob`` is accepted and kept (TinyTorch's
+    signature) but, as there, not applied inside: the ``TransformerBlock`` applies its own dropout to the
+    MLP's output. ``layers`` lists ``(linear1, gelu, linear2)`` (the ``Sequential`` spelling it replaced).
+    """
+
+    def __init__(self, embed_dim: int, hidden_dim: int | None = None, dropout_prob: float = 0.1):
+        hidden_dim = 4 * int(embed_dim) if hidden_dim is None else hidden_dim
+        if not 0.0 <= float(dropout_prob) < 1.0:
+            raise ValueError(f"MLP: dropout_prob must be in [0, 1), got {dropout_prob!r}")
+        self.embed_dim, self.hidden_dim, self.dropout_prob = int(embed_dim), int(hidden_dim), float(dropout_prob)
+        self.linear1 = Linear(embed_dim, hidden_dim)
+        self.gelu = GELU()
+        self.linear2 = Linear(hidden_dim, embed_dim)
+
+    @property
+    def layers(self) -> tuple:
+        return (self.linear1, self.gelu, self.linear2)
+
+    def forward(self, x) -> Tensor:
+        return self.linear2(self.gelu(self.linear1(x)))
+
+
+def create_causal_mask(seq_len: int) -> Tensor:
+    """TinyTorch's causal mask: a float32 0/1 Tensor of shape (1, seq_len, seq_len), 1 = may attend."""
+    return Tensor(causal_mask(int(seq_len)).astype(np.float32)[None])
+
+
 class TransformerBlock(Module):
-    """Pre-norm block: ``x + attn(ln1(x))`` then ``x + mlp(ln2(x))``, MLP = Linear → GELU → Linear."""
+    """Pre-norm block: ``x + attn(ln1(x))`` then ``x + mlp(ln2(x))``, ``mlp`` an :class:`MLP`
+    (Linear → GELU → Linear)."""
 
     def __init__(self, embed_dim: int, num_heads: int, mlp_ratio: int = 4, dropout: float = 0.0):
         if isinstance(mlp_ratio, bool) or not isinstance(mlp_ratio, (int, np.integer)) or mlp_ratio <= 0:
@@ -83,7 +120,7 @@ class TransformerBlock(Module):
         self.attn = MultiHeadAttention(embed_dim, num_heads)
         self.ln2 = LayerNorm(embed_dim)
         hidden = self.embed_dim * int(mlp_ratio)
-        self.mlp = Sequential(Linear(embed_dim, hidden), GELU(), Linear(hidden, embed_dim))
+        self.mlp = MLP(embed_dim, hidden, dropout_prob=dropout)
         self.dropout = Dropout(dropout)
 
     def forward(self, x, mask=None, *, cache=None, layer_idx: int = 0) -> Tensor:
@@ -93,6 +130,31 @@ class TransformerBlock(Module):
 
     def extra_repr(self) -> str:
         return f"embed_dim={self.embed_dim}"
+
+
+def check_cache_fits(model, cache, batch_size: int) -> None:
+    """Refuse, before anything is written, a KV cache whose shape is not the model's.
+
+    Checks every size the cache states (``num_layers``, ``num_heads``, ``head_dim``, ``batch_size``)
+    against the model and the batch: a cache with fewer layers would fill layer 0 and then fail, one
+    with more would silently leave layers empty, and a wrong head size or batch would be written wrongly.
+    """
+    wanted = {
+        "num_layers": model.num_layers,
+        "num_heads": model.num_heads,
+        "head_dim": model.head_dim,
+        "batch_size": int(batch_size),
+    }
+    wrong = [
+        f"{name}={getattr(cache, name)} (needs {want})"
+        for name, want in wanted.items()
+        if getattr(cache, name, None) is not None and getattr(cache, name) != want
+    ]
+    if wrong:
+        raise ValueError(
+            f"KV cache does not fit this model and batch: {', '.join(wrong)}; nothing was written. Build it with "
+            f"KVCache.for_model(model, batch_size={int(batch_size)}) (or enable_kv_cache(model, batch_size=...))"
+        )
 
 
 def _check_ids(ids) -> np.ndarray:
@@ -126,7 +188,7 @@ class GPT(Module):
         embed_dim: int,
         num_layers: int,
         num_heads: int,
-        max_seq_len: int,
+        max_seq_len: int = 1024,
         tie_weights: bool = False,
         *,
         mlp_ratio: int = 4,
@@ -156,6 +218,8 @@ class GPT(Module):
         """
         arr = _check_ids(ids)
         seq = arr.shape[1]
+        if cache is not None:
+            check_cache_fits(self, cache, arr.shape[0])
         start = 0 if cache is None else int(cache.seq_len)
         if start + seq > self.max_seq_len:
             raise ValueError(

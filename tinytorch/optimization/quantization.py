@@ -65,6 +65,7 @@ __all__ = [
     "dequantize_model",
     "compare_model_sizes",
     "fake_quantize",
+    "Quantizer",
 ]
 
 QUANTIZABLE = ("Linear", "Conv2D")
@@ -435,3 +436,30 @@ def compare_model_sizes(original: Module, quantized: Module) -> dict:
         "original_by_dtype": before,
         "quantized_by_dtype": after,
     }
+
+
+class Quantizer:
+    """Upstream TinyTorch's ``Quantizer`` API (``tinytorch.perf.quantization.Quantizer``), as static
+    methods over this module's functions — the same code, not a second implementation."""
+
+    @staticmethod
+    def quantize_tensor(tensor) -> tuple[Tensor, float, int]:
+        """Asymmetric per-tensor int8 (-128..127): ``(q, scale, zero_point)`` with ``q.data.dtype == int8``;
+        ``scale`` is a ``float`` and ``zero_point`` an ``int`` (see :func:`quantize_int8`)."""
+        return quantize_int8(tensor, symmetric=False)
+
+    @staticmethod
+    def dequantize_tensor(q_tensor, scale, zero_point) -> Tensor:
+        """``(q - zero_point) * scale`` as a float32 Tensor (:func:`dequantize_int8`)."""
+        return dequantize_int8(q_tensor, scale, zero_point)
+
+    @staticmethod
+    def quantize_model(model: Module, calibration_data=None) -> Module:
+        """:func:`quantize_model` in place (it warns that the float weights are discarded); returns the model."""
+        return quantize_model(model, calibration_data)
+
+    @staticmethod
+    def compare_models(original_model: Module, quantized_model: Module) -> dict:
+        """:func:`compare_model_sizes`, plus TinyTorch's ``original_mb`` / ``quantized_mb`` (MiB)."""
+        sizes = compare_model_sizes(original_model, quantized_model)
+        return {**sizes, "original_mb": sizes["original_bytes"] / MIB, "quantized_mb": sizes["quantized_bytes"] / MIB}

@@ -25,11 +25,30 @@ import sys
 import numpy as np
 
 from tinytorch.core.layers import Linear, Module, Parameter
-from tinytorch.core.tensor import Tensor
+from tinytorch.core.tensor import OpFunction, Tensor
 from tinytorch.optimization.int8 import QMAX, QMIN, check_finite, encode, scale_and_zero_point
 from tinytorch.optimization.int8_matmul import block_rows, codes_matmul_t, matmul_codes
 
 __all__ = ["QuantizedLinear", "QuantizedConv2D", "fake_quantize", "quantize_weight", "conv2d_class"]
+
+
+class FakeQuantBackward(OpFunction):
+    """Straight-through estimator: the gradient passes where the value was representable, 0 where clipped."""
+
+    __slots__ = ()
+
+
+class QuantizedLinearBackward(OpFunction):
+    """int8 Linear: gradient to the input through the int8 codes times their scales, and to the bias."""
+
+    __slots__ = ()
+
+
+class QuantizedConv2dBackward(OpFunction):
+    """int8 Conv2D: gradient to the input (col2im of g @ codes·scales) and to the bias."""
+
+    __slots__ = ()
+
 
 _SPATIAL = "tinytorch.core.spatial"  # module 09: looked up, never imported at import time
 
@@ -94,7 +113,7 @@ def fake_quantize(x: Tensor, scale, zero_point) -> Tensor:
     np.clip(steps, QMIN, QMAX, out=steps)
     steps -= z
     out = (steps * s).astype(_compute_dtype(x))
-    return Tensor._make(out, (x,), lambda g: (g * inside,))
+    return Tensor._make(out, (x,), lambda g: (g * inside,), FakeQuantBackward)
 
 
 class _Int8Layer(Module):
@@ -218,7 +237,7 @@ def _linear(x: Tensor, codes: np.ndarray, scales: np.ndarray, bias: Tensor | Non
             return (gx,)
         return gx, (g2.sum(axis=0) if bias.requires_grad else None)
 
-    return Tensor._make(out, (x,) if bias is None else (x, bias), backward)
+    return Tensor._make(out, (x,) if bias is None else (x, bias), backward, QuantizedLinearBackward)
 
 
 # ----------------------------------------------------------------------------- Conv2D
@@ -282,4 +301,4 @@ def _conv2d(x: Tensor, codes: np.ndarray, scales: np.ndarray, bias, kernel, stri
             return (gx,)
         return gx, (g.sum(axis=(0, 2, 3)) if bias.requires_grad else None)
 
-    return Tensor._make(out, (x,) if bias is None else (x, bias), backward)
+    return Tensor._make(out, (x,) if bias is None else (x, bias), backward, QuantizedConv2dBackward)

@@ -10,6 +10,11 @@ layers this module has never heard of (e.g. the int8 layers of module 16) are me
   arrays kept as attributes), per dtype — an int8 array counts 1 byte an element. Every ``*_bytes``
   figure comes with its ``*_mb`` twin in MiB (bytes / 2**20, TinyTorch's "MB").
 
+Every method also takes a model that is not a ``Module`` (TinyTorch's notebooks write plain classes):
+anything with ``.parameters()``, or ``.layers`` whose items have ``.parameters()``, or ``.weight`` /
+``.bias``; it is called as ``model(x)`` or, when not callable, ``model.forward(x)``.
+``measure_latency`` returns MILLISECONDS (TinyTorch's unit), the median of its runs.
+
 FLOPs count a multiply-add as 2 operations (plus one add per output for a bias), for Linear- and
 Conv-like layers only: they dominate the cost of the models here. Attention's score/value matmuls,
 activations, norms and pooling are not counted.
@@ -135,6 +140,57 @@ def tensor_bytes_by_dtype(model: Module) -> dict[str, int]:
     return memory_breakdown(model)["by_dtype"]
 
 
+# ----------------------------------------------------------------------------- duck-typed models
+def _duck_tensors(obj, depth: int = 0) -> list:
+    """The tensors a non-``Module`` model exposes: ``.parameters()``, else its ``.layers``' (recursively),
+    else its ``.weight`` / ``.bias``."""
+    params = getattr(obj, "parameters", None)
+    if callable(params):
+        return [t for t in params() if isinstance(t, Tensor)]
+    layers = getattr(obj, "layers", None)
+    if isinstance(layers, (list, tuple)) and depth < 32:
+        return [t for layer in layers for t in _duck_tensors(layer, depth + 1)]
+    return [t for t in (getattr(obj, "weight", None), getattr(obj, "bias", None)) if isinstance(t, Tensor)]
+
+
+class _DuckModel(Module):
+    """A ``Module`` view of a learner's plain model: its tensors as attributes (so memory and parameter
+    counts see them), its ``layers`` that are Modules as children (so FLOPs see them), calls forwarded."""
+
+    def __init__(self, model):
+        object.__setattr__(self, "_model", model)  # not a child: it is not a Module
+        layers = getattr(model, "layers", None)
+        kept = set()
+        if isinstance(layers, (list, tuple)):
+            for i, layer in enumerate(layers):
+                if isinstance(layer, Module):
+                    setattr(self, f"layer{i}", layer)
+                    kept.update(id(t) for t in layer.parameters())
+        for i, t in enumerate(_duck_tensors(model)):
+            if id(t) not in kept:
+                kept.add(id(t))
+                setattr(self, f"tensor{i}", t)
+
+    def forward(self, x):
+        model = self._model
+        return model(x) if callable(model) else model.forward(x)
+
+
+def _module(model) -> Module:
+    if isinstance(model, Module):
+        return model
+    if not (callable(model) or hasattr(model, "forward") or _duck_tensors(model)):
+        raise TypeError(
+            f"Profiler: {type(model).__name__} is not a model: give a Module, or an object with .parameters(), "
+            ".layers, .weight/.bias or .forward(x)"
+        )
+    return _DuckModel(model)
+
+
+def _call(model, x):
+    return model(x) if callable(model) else model.forward(x)
+
+
 # ----------------------------------------------------------------------------- the profiler
 def _default_input_dtype(model: Module):
     """Token ids for a model whose first weighted layer is an embedding, float32 otherwise."""
@@ -152,8 +208,13 @@ class Profiler:
 
         Every ``Parameter`` counts, and so does the weight of a Linear/Conv-like layer that stores it in
         another form (e.g. int8 codes in a buffer): quantizing a model does not change its parameter
-        count. ``trainable_only=True`` counts only Parameters with ``requires_grad``.
+        count. ``trainable_only=True`` counts only Parameters with ``requires_grad``. A plain (non-Module)
+        model counts every tensor its ``.parameters()`` (or ``.layers``, ``.weight``/``.bias``) gives.
         """
+        if not isinstance(model, Module):
+            seen_ids: set[int] = set()
+            tensors = [t for t in _duck_tensors(model) if not (id(t) in seen_ids or seen_ids.add(id(t)))]
+            return int(sum(t.size for t in tensors if t.requires_grad or not trainable_only))
         seen: set[int] = set()
         total = 0
         for module in model.modules():
@@ -174,6 +235,7 @@ class Profiler:
         ``dtype``) while recording what each Linear/Conv-like layer outputs; a layer called twice
         counts twice. The model is left exactly as it was, even if the forward raises.
         """
+        model = _module(model)
         dtype = _default_input_dtype(model) if dtype is None else dtype
         x = Tensor(np.zeros(tuple(input_shape), dtype=dtype))
         records: list[int] = []
@@ -190,6 +252,7 @@ class Profiler:
         most a forward keeps alive for backward — and ``peak_bytes`` = total + activations, an upper bound
         (every output alive at once, as when backward runs), not a measured high-water mark.
         """
+        model = _module(model)
         figures = memory_breakdown(model)
         if input_shape is None:
             return figures
@@ -208,12 +271,13 @@ class Profiler:
         return int(sum(sizes))
 
     def measure_latency(
-        self, model: Module, x, warmup: int = 3, repeats: int | None = None, *, iterations: int | None = None
+        self, model: Module, x, warmup: int = 10, iterations: int | None = None, *, repeats: int | None = None
     ) -> float:
-        """Median wall time in SECONDS of ``model(x)`` under ``no_grad`` over ``repeats`` runs (default 10).
+        """Median wall time in MILLISECONDS of ``model(x)`` (``model.forward(x)`` when the model is not
+        callable) under ``no_grad``, over ``iterations`` runs (default 100) after ``warmup`` (default 10).
 
-        ``iterations`` is TinyTorch's name for ``repeats`` (give one or the other). Note the unit:
-        TinyTorch's ``measure_latency`` returns milliseconds; multiply by 1000 for that.
+        TinyTorch's signature and unit. ``repeats`` is this framework's older name for ``iterations``
+        (give one or the other).
         """
         if repeats is not None and iterations is not None:
             raise ValueError(
@@ -221,7 +285,7 @@ class Profiler:
                 "setting (iterations is TinyTorch's name), give only one"
             )
         name, repeats = ("iterations", iterations) if iterations is not None else ("repeats", repeats)
-        repeats = 10 if repeats is None else repeats
+        repeats = 100 if repeats is None else repeats
         if isinstance(repeats, bool) or not isinstance(repeats, (int, np.integer)) or repeats < 1:
             raise ValueError(f"measure_latency: {name} must be a positive int, got {repeats!r}")
         if not isinstance(warmup, (int, np.integer)) or warmup < 0:
@@ -230,22 +294,25 @@ class Profiler:
         times = []
         with no_grad():
             for _ in range(warmup):
-                model(x)
+                _call(model, x)
             for _ in range(repeats):
                 start = time.perf_counter()
-                model(x)
+                _call(model, x)
                 times.append(time.perf_counter() - start)
-        return float(np.median(times))
+        return float(np.median(times)) * 1000.0
 
     def profile(self, model: Module, input_shape: tuple, dtype=None, repeats: int = 10) -> dict:
-        """Everything at once: ``parameters``, ``flops``, ``memory`` (dict), ``latency_s``."""
-        dtype = _default_input_dtype(model) if dtype is None else dtype
+        """Everything at once: ``parameters``, ``flops``, ``memory`` (dict), ``latency_ms`` (and the same
+        figure in seconds as ``latency_s``, for callers of earlier versions)."""
+        dtype = _default_input_dtype(_module(model)) if dtype is None else dtype
         x = Tensor(np.zeros(tuple(input_shape), dtype=dtype))
+        latency_ms = self.measure_latency(model, x, warmup=3, iterations=repeats)
         return {
             "parameters": self.count_parameters(model),
             "flops": self.count_flops(model, input_shape, dtype=dtype),
             "memory": self.measure_memory(model),
-            "latency_s": self.measure_latency(model, x, repeats=repeats),
+            "latency_ms": latency_ms,
+            "latency_s": latency_ms / 1000.0,
         }
 
 

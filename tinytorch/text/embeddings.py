@@ -15,9 +15,15 @@ from __future__ import annotations
 import numpy as np
 
 from tinytorch.core.layers import Module, Parameter
-from tinytorch.core.tensor import Tensor
+from tinytorch.core.tensor import OpFunction, Tensor
 
 __all__ = ["Embedding", "PositionalEncoding", "sinusoidal_encoding"]
+
+
+class EmbeddingBackward(OpFunction):
+    """Embedding lookup: the gradient rows are added (scattered) into the looked-up weight rows."""
+
+    __slots__ = ()
 
 
 def _positive_int(owner: str, arg: str, value) -> int:
@@ -68,7 +74,7 @@ class Embedding(Module):
             np.add.at(full, idx.reshape(-1), g.reshape(-1, shape[1]))
             return (full,)
 
-        return Tensor._make(weight.data[idx], (weight,), backward)
+        return Tensor._make(weight.data[idx], (weight,), backward, EmbeddingBackward)
 
     def extra_repr(self) -> str:
         return f"vocab_size={self.vocab_size}, embed_dim={self.embed_dim}"

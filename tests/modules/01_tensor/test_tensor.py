@@ -55,9 +55,13 @@ def test_integer_ids_stay_integer(data):
     assert_array_equal(t.data, data)
 
 
-def test_requires_grad_on_integer_tensor_is_refused():
+def test_requires_grad_on_integer_data_is_float32_but_an_explicit_integer_dtype_is_refused():
+    t = Tensor([1, 2], requires_grad=True)  # TinyTorch's idiom: gradients are float
+    assert t.dtype == np.float32 and t.requires_grad
+    assert_array_equal(t.data, [1.0, 2.0])
+    assert Tensor([1, 2]).dtype.kind == "i"  # without grad, integers stay integers
     with pytest.raises(ValueError, match="float"):
-        Tensor([1, 2], requires_grad=True)
+        Tensor([1, 2], requires_grad=True, dtype=np.int64)
 
 
 def test_properties_and_helpers():

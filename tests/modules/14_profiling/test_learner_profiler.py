@@ -55,8 +55,8 @@ class CountCalls(Module):
 
 def test_measure_latency_accepts_iterations():
     model = CountCalls()
-    seconds = P.measure_latency(model, Tensor(np.ones(2)), warmup=1, iterations=4)
-    assert isinstance(seconds, float) and seconds > 0 and model.calls == 5
+    ms = P.measure_latency(model, Tensor(np.ones(2)), warmup=1, iterations=4)
+    assert isinstance(ms, float) and ms > 0 and model.calls == 5
 
 
 def test_iterations_and_repeats_together_is_an_error():

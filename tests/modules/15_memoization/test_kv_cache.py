@@ -35,10 +35,10 @@ def test_cache_appends_per_layer_and_returns_what_was_written(rng):
     assert cache.seq_len == 3
     cache.append(0, k2, v2)
     assert cache.lengths == [4, 3]
-    k, v = cache.get(0)
+    k, v = (t.data for t in cache.get(0))  # get() returns Tensors over the cache's arrays
     assert_allclose(k, np.concatenate([k1, k2], axis=2), rtol=1e-6)
     assert_allclose(v, np.concatenate([v1, v2], axis=2), rtol=1e-6)
-    assert_allclose(cache.get(1)[0], 2 * k1, rtol=1e-6)
+    assert_allclose(cache.get(1)[0].data, 2 * k1, rtol=1e-6)
     with pytest.raises(RuntimeError, match="reset"):  # layers disagree: a forward pass stopped midway
         _ = cache.seq_len
 
@@ -105,10 +105,10 @@ def test_prefill_writes_every_prompt_position(rng):
         expected_k = attn.k_proj(h).data.reshape(2, 5, 2, 4).transpose(0, 2, 1, 3)
         expected_v = attn.v_proj(h).data.reshape(2, 5, 2, 4).transpose(0, 2, 1, 3)
     assert cache.lengths == [5, 5]
-    k, v = cache.get(0)
+    k, v = (t.data for t in cache.get(0))  # get() returns Tensors over the cache's arrays
     assert_allclose(k, expected_k, rtol=1e-6, atol=1e-7)
     assert_allclose(v, expected_v, rtol=1e-6, atol=1e-7)
-    assert np.all(np.abs(cache.get(1)[0]).sum(axis=-1) > 0)  # layer 1: no position left empty
+    assert np.all(np.abs(cache.get(1)[0].data).sum(axis=-1) > 0)  # layer 1: no position left empty
     assert_array_equal(cache.keys[0][:, :, 5:], 0.0)  # and nothing written beyond the prompt
 
 

@@ -368,8 +368,8 @@ class TestQuantizationModelIntegrity:
         assert mem["by_dtype"]["int8"] == int8_weight_elements(model)
         assert mem["total_bytes"] == reachable_bytes(model)
         assert mem["total_bytes"] < prof.measure_memory(fp32)["total_bytes"]
-        latency = prof.measure_latency(model, Tensor(make_inputs("digits", 8)), warmup=1, repeats=3)
-        assert np.isfinite(latency) and latency > 0
+        latency_ms = prof.measure_latency(model, Tensor(make_inputs("digits", 8)), warmup=1, repeats=3)
+        assert np.isfinite(latency_ms) and latency_ms > 0
 
 
 class TestQuantizationAccuracy:
@@ -753,13 +753,13 @@ class TestQuantizationSystemIntegration:
             assert report_q["memory"]["by_dtype"]["int8"] == int8_weight_elements(model), entry.name
             assert report_q["memory"]["total_bytes"] == compare_model_sizes(fp32, model)["quantized_bytes"]
             assert report_q["memory"]["total_bytes"] < report_f["memory"]["total_bytes"], entry.name
-            assert np.isfinite(report_q["latency_s"]) and report_q["latency_s"] > 0
+            assert np.isfinite(report_q["latency_ms"]) and report_q["latency_ms"] > 0
 
     def test_multimodal_model_quantization(self):
         case = zoo.build_case(next(e for e in zoo.ENTRIES if e.name == "multimodal"), "fp32")
         model, fp32 = case.model, copy.deepcopy(case.model)
         names = float_layer_names(model)
-        assert {"conv", "image_proj", "head", "text_block.attn.q_proj", "text_block.mlp.layers.0"} <= set(names)
+        assert {"conv", "image_proj", "head", "text_block.attn.q_proj", "text_block.mlp.linear1"} <= set(names)
         embedding, norm = model.embedding, model.text_block.ln1
         x = case.input(8)
         quantize_in_place(model)
