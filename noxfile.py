@@ -154,7 +154,7 @@ def lint(session: nox.Session) -> None:
 @nox.session(python=DEFAULT)
 def bench(session: nox.Session) -> None:
     """Benchmark tables (python -m benchmarks): printed, and written to reports/bench.json."""
-    session.install(*matrix.TEST_DEPS)  # psutil for memory; pytest & co. to time the test suite
+    session.install(*matrix.TEST_DEPS, matrix.COVERAGE, matrix.PYTEST_COV)  # psutil; pytest & co.; a covered chain
     session.install("-e", ".")
     out = cells.reports_root() / "bench.json"
     session.run("python", "-m", "benchmarks", "--out", str(out), *session.posargs)

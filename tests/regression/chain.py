@@ -206,7 +206,7 @@ def validate(args: argparse.Namespace) -> tuple[list[StagePlan], Context]:
         record_inputs=args.reuse != "none",
         # Bytecode beside the stage store: shared by every cell and run of this checkout (each .pyc is
         # named for its interpreter and pytest version), so a new --out folder does not recompile.
-        pycache=StageStore.for_root(root, args.store).folder / "pycache",
+        pycache=StageStore.for_root(root).folder / "pycache",  # not --store's: a new store needs no recompile
     )
     return plans, ctx
 
