@@ -126,9 +126,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def check_cell_and_out(args: argparse.Namespace) -> None:
     if not args.cell.strip():
         raise UsageError("--cell '': give the cell a name, e.g. --cell py3.12-np2.5")
+    out = args.out.absolute()
+    if out.is_symlink():
+        raise UsageError(
+            f"--out {args.out}: is a symbolic link; give the real folder, nothing is written through a link"
+        )
     problem = unwritable_folder(args.out.resolve(), "--out")
     if problem:
         raise UsageError(problem)
+    for sub in ("logs", "records", "coverage"):  # what the chain writes into: real folders or nothing
+        path = out / sub
+        if path.is_symlink() or (path.exists() and not path.is_dir()):
+            kind = "a symbolic link" if path.is_symlink() else "a file"
+            raise UsageError(f"--out {args.out}: {path} is {kind}, not a folder; remove it (nothing was written)")
 
 
 def chosen_stages(args: argparse.Namespace) -> list[int]:

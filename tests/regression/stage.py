@@ -215,6 +215,8 @@ def run_stage(ctx: Context, stage_plan: StagePlan, cancelled=None) -> dict:
         flaky = _rerun_failures(ctx, stage_plan, records_path, cancelled)
     output = tail_text(log_path, STDERR_TAIL_LINES)
     records = list(read_jsonl(records_path)) if records_path.exists() else []
+    if existing and not any(r.get("kind") == "session" for r in records):
+        probe_disk(ctx.scratch)  # a stage that could not finish its records: a full disk is not a test's fault
     if records:  # without records pytest never ran properly: that problem is reported instead
         for number, rel in candidates:
             problems += [dict(p, module=number) for p in uncollected_files([rel], records, ctx.pytest_args)]
@@ -225,6 +227,22 @@ def run_stage(ctx: Context, stage_plan: StagePlan, cancelled=None) -> dict:
     result["cancelled"] = was_cancelled
     result["flaky"] = flaky
     return result
+
+
+PROBE_BYTES = 256 * 1024
+
+
+def probe_disk(folder: Path) -> None:
+    """Raise the ``OSError`` (no space, file-size limit, quota) that writing here gives now, if any: a stage
+    whose records stop short is judged red only when the disk is not the reason."""
+    probe = folder / f".probe-{os.getpid()}-{time.monotonic_ns()}"
+    try:
+        with open(probe, "wb") as handle:
+            handle.write(b"\0" * PROBE_BYTES)
+            handle.flush()
+            os.fsync(handle.fileno())
+    finally:
+        probe.unlink(missing_ok=True)
 
 
 def _rerun_failures(ctx: Context, stage_plan: StagePlan, records_path: Path, cancelled) -> list[str]:

@@ -274,3 +274,46 @@ def test_two_chains_into_one_out_never_destroy_each_other(tmp_path):
     holder.kill()
     holder.communicate()
     assert code == 2 and str(holder.pid) in stderr
+
+
+@pytest.mark.parametrize("sub", ["logs", "records", "coverage"])
+@pytest.mark.parametrize("kind", ["file", "symlink"])
+def test_an_out_subfolder_that_is_a_file_or_a_link_is_refused_before_anything_is_written(tmp_path, sub, kind):
+    out, elsewhere = tmp_path / "out", tmp_path / "elsewhere"
+    out.mkdir()
+    elsewhere.mkdir()
+    if kind == "file":
+        (out / sub).write_text("mine")
+    else:
+        (out / sub).symlink_to(elsewhere, target_is_directory=True)
+    done = subprocess.run(
+        [sys.executable, str(Path(__file__).with_name("chain.py")), "--cell", "c", "--out", str(out), "--upto", "1"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 2 and f"{sub} is a" in done.stderr and "Traceback" not in done.stderr
+    assert list(elsewhere.iterdir()) == [] and sorted(p.name for p in out.iterdir()) == [sub]
+
+
+def test_a_file_size_limit_fails_the_run_as_such_and_keeps_the_previous_result(tmp_path):
+    """Writes fail (as on a full disk): the chain says it could not write, exits 1, blames no test."""
+    import resource
+
+    root = build_tree(tmp_path / "repo", GREEN)
+    out = tmp_path / "out"
+    code, _, first = _run(root, out, "--upto", "2", "--no-reuse")
+    assert code == 0
+    before = (out / "stages.json").read_bytes()
+
+    def limited():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG instead
+        resource.setrlimit(resource.RLIMIT_FSIZE, (2048, 2048))
+
+    command = [sys.executable, str(Path(__file__).with_name("chain.py")), "--cell", "syn", "--out", str(out)]
+    command += ["--root", str(root), "--upto", "2", "--no-reuse"]
+    done = subprocess.run(command, env=chain_env(), capture_output=True, text=True, preexec_fn=limited, timeout=120)
+    assert done.returncode == 1, done.stderr
+    assert "could not write" in done.stderr and "File too large" in done.stderr and "Traceback" not in done.stderr
+    assert (out / "stages.json").read_bytes() == before  # the previous green result stays published
+    assert not list(out.glob(".run-*"))
