@@ -115,7 +115,9 @@ def tail_text(path: Path, lines: int, max_bytes: int = 16384) -> str:
     """The last ``lines`` lines of a (possibly huge) file, at most ``max_bytes`` of it, decoded leniently;
     says how much was cut so an excerpt is never mistaken for the whole."""
     size = path.stat().st_size if path.exists() else 0
-    with open(path, "rb") if size else open(os.devnull, "rb") as handle:
+    if not size:
+        return ""
+    with open(path, "rb") as handle:
         handle.seek(max(0, size - max_bytes))
         data = handle.read()
     text = data.decode("utf-8", errors="replace")

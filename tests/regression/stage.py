@@ -251,7 +251,7 @@ def _rerun_failures(ctx: Context, stage_plan: StagePlan, records_path: Path, can
     if not node_ids:
         return []
     rerun_records = records_path.with_name(f"rerun_{stage_plan.key}.jsonl")
-    rerun_log = records_path.parent.parent / "logs" / f"stage_{stage_plan.key}.rerun.log"
+    rerun_log = stage_paths(ctx, stage_plan)[1].with_suffix(".rerun.log")
     command = build_command(ctx, stage_plan, node_ids)
     env = build_env(ctx, stage_plan, rerun_records)
     env.pop(ENV_INPUTS, None)  # the first run already said what the stage reads

@@ -17,6 +17,7 @@ comes from) — nothing reused is ever presented as freshly run.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -74,11 +75,17 @@ def fixed_inputs(root: Path, test_folders: list[str]) -> list[str]:
     return sorted(found)
 
 
-def environment_digest(material: dict, env: dict) -> str:
-    """Digest of the interpreter, the installed distributions, the stage's arguments and relevant env."""
+@functools.lru_cache(maxsize=1)
+def installed_distributions() -> tuple[str, ...]:
+    """``name==version`` of every distribution of this interpreter: read once per chain, not per stage."""
     from importlib.metadata import distributions
 
-    dists = sorted({f"{d.metadata['Name']}=={d.version}" for d in distributions() if d.metadata["Name"]})
+    return tuple(sorted({f"{d.metadata['Name']}=={d.version}" for d in distributions() if d.metadata["Name"]}))
+
+
+def environment_digest(material: dict, env: dict) -> str:
+    """Digest of the interpreter, the installed distributions, the stage's arguments and relevant env."""
+    dists = list(installed_distributions())
     relevant = {
         k: v for k, v in env.items() if (k.startswith(_ENV_PREFIXES) or k in _ENV_NAMES) and k not in _ENV_IGNORED
     }
@@ -161,7 +168,7 @@ class StageStore:
                 shutil.rmtree(final, ignore_errors=True)  # same inputs, same outcome: the newer copy wins
             os.replace(work, final)
         except OSError:
-            shutil.rmtree(work, ignore_errors=True)  # a full disk costs the cache entry, never the run
+            pass  # a full disk costs the cache entry, never the run
         finally:
             if work.exists():
                 shutil.rmtree(work, ignore_errors=True)
