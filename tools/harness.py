@@ -12,5 +12,28 @@ if _TESTS not in sys.path:
 
 from regression.common import write_json, write_text_atomic  # noqa: E402
 from regression.contract import Finished, run_with_timeout  # noqa: E402
+from regression.exits import (  # noqa: E402
+    ExitCode,
+    HarnessError,
+    InputError,
+    Interrupted,
+    SchemaVersionError,
+    UsageError,
+    WriteError,
+    run_main,
+)
 
-__all__ = ["Finished", "run_with_timeout", "write_json", "write_text_atomic"]
+__all__ = [
+    "ExitCode",
+    "Finished",
+    "HarnessError",
+    "InputError",
+    "Interrupted",
+    "SchemaVersionError",
+    "UsageError",
+    "WriteError",
+    "run_main",
+    "run_with_timeout",
+    "write_json",
+    "write_text_atomic",
+]
