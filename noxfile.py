@@ -140,10 +140,13 @@ def prerequisites(session: nox.Session) -> None:
 @nox.session(python=DEFAULT)
 def lint(session: nox.Session) -> None:
     """ruff check and ruff format --check over the repository; the GitHub workflows against GitHub's schema
-    (check-jsonschema) and zizmor's security audits, offline, zero findings (all pinned in tools/matrix.py)."""
+    (check-jsonschema) and zizmor's security audits, offline, zero findings (all pinned in tools/matrix.py);
+    SCHEMA.md must be what the schema types generate."""
     session.install(matrix.RUFF, *matrix.WORKFLOW_LINTERS)
     session.run("ruff", "check", "--output-format", "concise", ".")
     session.run("ruff", "format", "--check", ".")
+    # SCHEMA.md is generated from tests/regression/schema/ (stdlib only): stale is a lint failure.
+    session.run("python", "-m", "regression.schema.reference", "--check", env={"PYTHONPATH": str(REPO_ROOT / "tests")})
     workflows = sorted(str(p.relative_to(REPO_ROOT)) for p in (REPO_ROOT / ".github" / "workflows").glob("*.y*ml"))
     if not workflows:
         session.error("no workflow found under .github/workflows")

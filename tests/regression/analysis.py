@@ -30,11 +30,13 @@ from collections import Counter, defaultdict
 
 from regression.causes import group_causes
 from regression.classify import BY_QUANTIZATION, EMPTY, LAYERING, REGARDLESS, classify, layering_culprit
-from regression.common import FAIL_OUTCOMES, FLAKY, PASS_OUTCOMES, module_label
+from regression.common import FLAKY, module_label
+from regression.contract import FAIL_OUTCOMES, PASS_OUTCOMES
 from regression.coverage_table import coverage_table, table_from_modules
+from regression.schema import current
 from tinytorch.registry import LAST_STAGE
 
-SCHEMA = 2
+SCHEMA = current("regression.json")
 _STAGE_KEYS = (
     "stage",
     "key",

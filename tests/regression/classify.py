@@ -19,13 +19,11 @@ from __future__ import annotations
 import re
 
 from regression.common import INT8_ONLY, LAYERING_MESSAGE, is_int8
+from regression.contract import Classification
 from tinytorch.registry import QUANTIZATION
 
-BY_QUANTIZATION = "broken by quantization"
-REGARDLESS = "broken regardless"
-LAYERING = "import/layering break"
-EMPTY = "empty or uncollectable stage"
-CLASSIFICATIONS = (BY_QUANTIZATION, REGARDLESS, LAYERING, EMPTY)
+BY_QUANTIZATION, REGARDLESS = Classification.BY_QUANTIZATION, Classification.REGARDLESS
+LAYERING, EMPTY = Classification.LAYERING, Classification.EMPTY
 
 
 def classify(record: dict, passed: set, ran: set) -> tuple[str, str]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
 
-SCHEMA = 1
+from regression.contract import Outcome, Pairing, Variant
 
 # Environment variables the chain sets for each stage's pytest process.
 ENV_STAGE = "TINYTORCH_STAGE"  # also read by tests/zoo.py
@@ -23,23 +23,17 @@ ENV_CELL = "TINYTORCH_CELL"
 ENV_RECORDS = "TINYTORCH_RECORDS"
 ENV_TRACE_AFTER = "TINYTORCH_TRACE_AFTER"  # trace_once.py: cases new above this stage are traced
 
-# Model variants of the zoo: the float model and its int8 twins (weight-only per-channel "int8", the default
-# twin; "int8static" with calibrated static activation ranges; "int8tensor" with one scale per tensor).
-FP32 = "fp32"
-INT8_VARIANTS = ("int8", "int8static", "int8tensor")
+# The words of the records (contract.py defines them once). Model variants of the zoo: the float model and
+# its int8 twins (weight-only per-channel "int8", the default twin; "int8static" with calibrated static
+# activation ranges; "int8tensor" with one scale per tensor).
+FP32 = Variant.FP32
+INT8_VARIANTS = (Variant.INT8, Variant.INT8STATIC, Variant.INT8TENSOR)
 VARIANTS = (FP32, *INT8_VARIANTS)
 
-# Why a record has, or lacks, an fp32 twin (records.py writes it as ``pairing``):
-PAIRED = "paired"  # a zoo test run on fp32 and int8 twins: the twin says whether the float path breaks
-INT8_ONLY = "int8-only"  # int8 by design (``@pytest.mark.int8_only`` or a zoo marker without fp32)
-NO_VARIANT = "no-variant"  # a test that takes no model variant
-PAIRINGS = (PAIRED, INT8_ONLY, NO_VARIANT)
-
-# Outcomes of one test record, as written by records.py.
-PASS_OUTCOMES = frozenset({"passed", "xpassed"})
-FAIL_OUTCOMES = frozenset({"failed", "error", "collect_error"})
-NEUTRAL_OUTCOMES = frozenset({"skipped", "xfailed"})
-FLAKY = "flaky"  # failed, then passed when re-run in a fresh process (rerun.py): never red, never green
+# Why a record has, or lacks, an fp32 twin (records.py writes it as ``pairing``).
+PAIRED, INT8_ONLY, NO_VARIANT = Pairing.PAIRED, Pairing.INT8_ONLY, Pairing.NO_VARIANT
+PAIRINGS = tuple(Pairing)
+FLAKY = Outcome.FLAKY  # failed, then passed when re-run in a fresh process (rerun.py): never red, never green
 
 # What the import guard says (a refused import, a registry patch): an import/layering break. A plain
 # ImportError of a tinytorch module (a name that is gone, a module that does not import) is not one: it is

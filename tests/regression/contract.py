@@ -1,5 +1,9 @@
 """What every process of the machinery shares and may import: standard library only.
 
+The words every file holds — outcome, variant, pairing, classification, record kind — are defined here, once,
+as ``str`` enums: each member *is* its string, so a record written from one reads exactly as before and
+``"failed" == Outcome.FAILED`` holds; the four classification names are the ones users read in every report.
+
 ``run_with_timeout`` is the one way the chain, the mutants and bisect start a child that may hang: the
 child gets its own process group, and on time-out, on cancellation or when the run is interrupted the
 whole group is killed — grandchildren included, and whether or not the child ever prints a line (a
@@ -8,6 +12,7 @@ runner that checks its clock only when a line arrives never kills a silent, hung
 
 from __future__ import annotations
 
+import enum
 import os
 import signal
 import subprocess
@@ -16,6 +21,64 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
+
+
+class StrEnum(str, enum.Enum):
+    """``enum.StrEnum`` for Python 3.9/3.10: str() and format() give the value, not ``Class.NAME``."""
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self.value), spec)
+
+    def __repr__(self) -> str:  # a member reads as the string it is, in messages and lists alike
+        return repr(self.value)
+
+
+class Outcome(StrEnum):
+    PASSED = "passed"
+    XPASSED = "xpassed"
+    FAILED = "failed"
+    ERROR = "error"  # setup or teardown failed
+    COLLECT_ERROR = "collect_error"  # a file or folder that failed to collect
+    SKIPPED = "skipped"
+    XFAILED = "xfailed"
+    FLAKY = "flaky"  # failed, then passed on its rerun in a fresh process: never red, never green
+
+
+class Variant(StrEnum):
+    FP32 = "fp32"
+    INT8 = "int8"  # weight-only per-channel: the default twin
+    INT8STATIC = "int8static"  # calibrated static activation ranges
+    INT8TENSOR = "int8tensor"  # one scale per tensor
+    NONE = "none"  # a test that takes no model variant
+
+
+class Pairing(StrEnum):
+    PAIRED = "paired"  # run on fp32 and int8 twins: the twin says whether the float path breaks
+    INT8_ONLY = "int8-only"  # int8 by design
+    NO_VARIANT = "no-variant"
+
+
+class Classification(StrEnum):
+    BY_QUANTIZATION = "broken by quantization"
+    REGARDLESS = "broken regardless"
+    LAYERING = "import/layering break"
+    EMPTY = "empty or uncollectable stage"
+
+
+class RecordKind(StrEnum):
+    TEST = "test"
+    COLLECT_ERROR = "collect_error"
+    SESSION = "session"
+
+
+PASS_OUTCOMES = frozenset({Outcome.PASSED, Outcome.XPASSED})
+FAIL_OUTCOMES = frozenset({Outcome.FAILED, Outcome.ERROR, Outcome.COLLECT_ERROR})
+NEUTRAL_OUTCOMES = frozenset({Outcome.SKIPPED, Outcome.XFAILED})
+CLASSIFICATIONS = tuple(member.value for member in Classification)
+
 
 POLL_SECONDS = 0.05  # how often a waiting runner looks at its clock and its cancel flag
 

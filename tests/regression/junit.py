@@ -29,7 +29,8 @@ import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from regression.common import FAIL_OUTCOMES, FLAKY, PASS_OUTCOMES, write_text_atomic
+from regression.common import FLAKY, write_text_atomic
+from regression.contract import FAIL_OUTCOMES, PASS_OUTCOMES
 
 CELL_FILE = "junit.xml"
 COMBINED_FILE = "regression.junit.xml"

@@ -19,44 +19,20 @@ import re
 from collections import Counter
 from pathlib import Path
 
-from regression.classify import CLASSIFICATIONS, EMPTY
-from regression.common import (
-    FAIL_OUTCOMES,
-    FLAKY,
-    NEUTRAL_OUTCOMES,
-    PASS_OUTCOMES,
-    SCHEMA,
-    DamagedRecords,
-    read_records,
-)
+from regression.classify import EMPTY
+from regression.common import DamagedRecords, read_records
+from regression.contract import RecordKind
 from regression.escape import LIMIT, clean_all
+from regression.exits import InputError
+from regression.schema import CellRun, SchemaError, TestRecord, check_version, current
 from tinytorch.registry import LAST_STAGE
 
-OUTCOMES = PASS_OUTCOMES | FAIL_OUTCOMES | NEUTRAL_OUTCOMES | {FLAKY}
 _STAGE_INTS = ("stage", "collected", "passed", "failed", "errors", "collect_errors", "skipped", "xfailed")
-READS_SCHEMAS = (SCHEMA,)  # the stages.json versions this build reads (no ``schema`` field: the current one)
-_NUMBER = (int, float)
-_STR, _INT = (str,), (int,)  # exact types, as JSON gives them (``True`` is not a count)
-# Fields the report shows or computes with: each must be absent, null, or of this type.
-_HEADER_TYPES = {
-    "python": _STR,
-    "numpy": _STR,
-    "started": _STR,
-    "commit": _STR,
-    "root": _STR,
-    "skip_reason": _STR,
-    "seconds": _NUMBER,
-}
-_STAGE_TYPES = {"key": _STR, "name": _STR, "log": _STR, "seconds": _NUMBER, "exit_code": _INT}
-_PROBLEM_TYPES = {"module": _INT, "test_id": _STR, "message": _STR}
-_RECORD_TYPES = tuple(
-    dict.fromkeys(("file", "variant", "model", "pairing", "twin_id", "message", "origin", "when"), _STR).items()
-) + (("module", _INT),)
 # A JSON text can only hold a lone surrogate as a \udXXX escape; a string longer than its line it cannot hold.
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
-class ReportInputError(ValueError):
+class ReportInputError(InputError):
     """Input the report cannot trust, named by file (and line)."""
 
 
@@ -77,15 +53,6 @@ def read_json_file(path: Path, what: str):
         raise ReportInputError(f"{what} {path}: not JSON this report reads ({str(error)[:120]})") from None
 
 
-def _wrong_type(data: dict, types) -> str | None:
-    """The first field of ``data`` that is present, not null and not of its type in ``types``."""
-    for key, kinds in types.items() if isinstance(types, dict) else types:
-        value = data.get(key)
-        if value is not None and type(value) not in kinds:
-            return f"{key!r} is {type(value).__name__} {str(value)[:60]!r}"
-    return None
-
-
 def needs_cleaning(path: Path) -> bool:
     """Whether a JSON-lines file may hold a lone surrogate or a string over ``LIMIT`` bytes (a quick scan
     of its bytes: cleaning 80 000 records one string at a time would cost seconds)."""
@@ -93,74 +60,50 @@ def needs_cleaning(path: Path) -> bool:
     return bool(_SURROGATE_ESCAPE.search(data)) or max(map(len, data.split(b"\n")), default=0) > LIMIT
 
 
-def check_problem(problem, where: str) -> None:
-    if not isinstance(problem, dict):
-        raise ReportInputError(f"{where} is {type(problem).__name__}, not an object; rerun `nox -s regression`")
-    if problem.get("classification", EMPTY) not in CLASSIFICATIONS:
-        raise ReportInputError(
-            f"{where}: classification {str(problem.get('classification'))[:80]!r} is not one of {list(CLASSIFICATIONS)}"
-        )
-    bad = _wrong_type(problem, _PROBLEM_TYPES) or _wrong_type(problem, _RECORD_TYPES)  # shown as a record
-    if not isinstance(problem.get("test_id"), str) or not problem["test_id"]:
-        bad = "no 'test_id' (what failed: a test, a file or a folder)"
-    if bad:
-        raise ReportInputError(f"{where}: {bad}")
-
-
 def check_header(header, path: Path) -> dict:
-    """A ``stages.json`` must be the chain's: a cell name, a ``stages`` list of stage dicts with counts."""
+    """A ``stages.json`` must be the chain's, of a schema version this build reads (else exit 2, file named),
+    with the shape of ``schema.CellRun``; returned as exactly that shape (keys it does not know dropped)."""
     if not isinstance(header, dict) or not isinstance(header.get("cell"), str) or not header["cell"]:
         raise ReportInputError(f"{path}: not a chain stages.json (no 'cell' name); rerun `nox -s regression`")
-    schema = header.get("schema", SCHEMA)
-    if isinstance(schema, bool) or schema not in READS_SCHEMAS:
-        raise ReportInputError(
-            f"{path}: schema {repr(schema)[:40]} is not one this build reads (it reads "
-            f"{', '.join(map(str, READS_SCHEMAS))}); report it with the checkout that wrote it, or rerun the chain"
-        )
-    bad = _wrong_type(header, _HEADER_TYPES)
-    if bad:
-        raise ReportInputError(f"{path}: {bad}; rerun `nox -s regression`")
-    stages = header.get("stages")
-    if not isinstance(stages, list):
+    check_version("stages.json", header.get("schema", current("stages.json")), path)
+    if not isinstance(header.get("stages"), list):
         raise ReportInputError(f"{path}: 'stages' is not a list; rerun `nox -s regression`")
-    for index, stage in enumerate(stages):
+    try:
+        cell = CellRun.from_json(header, str(path))
+    except SchemaError as error:
+        raise ReportInputError(f"{error}; rerun `nox -s regression`") from None
+    for index, stage in enumerate(cell.stages):
         where = f"{path}: stages[{index}]"
-        if not isinstance(stage, dict):
-            raise ReportInputError(f"{where} is not an object")
         for key in _STAGE_INTS:
-            value = stage.get(key)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                raise ReportInputError(f"{where}: {key!r} is {value!r}, not a count")
-        if not 1 <= stage["stage"] <= LAST_STAGE:
-            raise ReportInputError(f"{where}: stage {stage['stage']} is outside 1..{LAST_STAGE}")
-        if not isinstance(stage.get("red"), bool) or not isinstance(stage.get("problems", []), list):
-            raise ReportInputError(f"{where}: 'red' must be true/false and 'problems' a list")
-        bad = _wrong_type(stage, _STAGE_TYPES)
-        if bad:
-            raise ReportInputError(f"{where}: {bad}")
-        for number, problem in enumerate(stage.get("problems", [])):
-            check_problem(problem, f"{where}.problems[{number}]")
-    twice = sorted(k for k, n in Counter(s["stage"] for s in stages).items() if n > 1)
+            if getattr(stage, key) < 0:
+                raise ReportInputError(f"{where}: {key!r} is {getattr(stage, key)!r}, not a count")
+        if not 1 <= stage.stage <= LAST_STAGE:
+            raise ReportInputError(f"{where}: stage {stage.stage} is outside 1..{LAST_STAGE}")
+        for number, problem in enumerate(stage.problems):
+            if not problem.test_id:
+                raise ReportInputError(
+                    f"{where}.problems[{number}]: no 'test_id' (what failed: a test, a file or a folder)"
+                )
+    twice = sorted(k for k, n in Counter(s.stage for s in cell.stages).items() if n > 1)
     if twice:
         raise ReportInputError(f"{path}: stage(s) {twice} listed more than once; rerun `nox -s regression`")
-    return header
+    return cell.to_json()
 
 
-def check_record(record: dict, path: Path, number: int) -> None:
-    if record["kind"] not in ("test", "collect_error"):
-        return
-    bad = None
-    if not isinstance(record.get("test_id"), str) or not record["test_id"]:
-        bad = "no test_id"
-    elif not isinstance(record.get("outcome"), str) or record["outcome"] not in OUTCOMES:
-        bad = f"outcome {record.get('outcome')!r} is not one of {sorted(OUTCOMES)}"
-    elif not isinstance(record.get("stage"), int) or not 1 <= record["stage"] <= LAST_STAGE:
-        bad = f"stage {record.get('stage')!r} is not a stage number"
-    else:
-        bad = _wrong_type(record, _RECORD_TYPES)
-    if bad:
-        name = str(record.get("test_id", "?"))[:200]
-        raise ReportInputError(f"{path}: record {number} ({name!r}) is not a test record: {bad}")
+def check_record(record: dict, path: Path, number: int) -> dict:
+    """A test or collect_error line as ``schema.TestRecord`` gives it back (other kinds pass unchanged)."""
+    if record["kind"] not in (RecordKind.TEST, RecordKind.COLLECT_ERROR):
+        return record
+    where = f"{path}: record {number} ({str(record.get('test_id', '?'))[:200]!r})"
+    try:
+        typed = TestRecord.from_json(record, where)
+    except SchemaError as error:
+        raise ReportInputError(f"{error}; not a test record") from None
+    if not typed.test_id:
+        raise ReportInputError(f"{path}: record {number} ({typed.test_id!r}) is not a test record: no test_id")
+    if not 1 <= typed.stage <= LAST_STAGE:
+        raise ReportInputError(f"{path}: record {number}: stage {typed.stage!r} is not a stage number")
+    return typed.to_json()
 
 
 def _count_problems(header: dict, records: list[dict], records_file: Path, truncated: str | None) -> None:
@@ -223,9 +166,8 @@ def load_cell(stages_file: Path) -> dict:
             raise ReportInputError(
                 f"{records_file}: a line is not JSON this report reads ({str(error)[:120]})"
             ) from None
-        for number, record in enumerate(loaded.records, start=1):
-            check_record(record, records_file, number)
-        records, truncated = loaded.records, loaded.truncated_tail
+        records = [check_record(record, records_file, n) for n, record in enumerate(loaded.records, start=1)]
+        truncated = loaded.truncated_tail
         if needs_cleaning(records_file):
             try:
                 records = clean_all(records, LIMIT)

@@ -19,7 +19,8 @@ import sys
 import uuid
 from pathlib import Path
 
-from regression.common import SCHEMA, safe_name, write_json, write_jsonl
+from regression.common import safe_name, write_json, write_jsonl
+from regression.schema import current
 
 _RUN_FOLDER = re.compile(r"^\.run-(\d+)-[0-9a-f]+$")
 
@@ -81,7 +82,7 @@ def publish(out: Path, header: dict, records: list[dict], work: Path | None = No
 
 def cell_header(cell: str, skipped: bool, reason: str | None) -> dict:
     return {
-        "schema": SCHEMA,
+        "schema": current("stages.json"),
         "cell": cell,
         "skipped": skipped,
         "skip_reason": reason,

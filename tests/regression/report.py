@@ -36,6 +36,7 @@ from regression.junit import write_junit  # noqa: E402
 from regression.loading import ReportInputError, load_cells, read_json_file  # noqa: E402
 from regression.out_lock import FolderBusy, exclusive, publish  # noqa: E402
 from regression.render import render_html, render_markdown, render_text  # noqa: E402
+from regression.schema import check_version, current  # noqa: E402
 
 NO_RESULTS = 'no results under {}: run `nox -s regression` first (one cell: nox -s "regression(py3.12-np2.5)")'
 
@@ -82,6 +83,7 @@ def load_baseline(path: Path) -> dict:
             f"--baseline {path}: not a regression.json (no 'failures' list); pass the regression.json of a "
             "release, e.g. reports/signoff/regression.json"
         )
+    check_version("regression.json", data.get("schema", current("regression.json")), f"--baseline {path}")
     for number, failure in enumerate(data["failures"]):  # matched on (stage, test id, variant)
         if (
             not isinstance(failure, dict)

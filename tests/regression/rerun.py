@@ -15,8 +15,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from regression.common import FLAKY, read_jsonl, write_jsonl
+from regression.contract import Outcome
 
-RERUN_OUTCOMES = frozenset({"failed", "error"})
+RERUN_OUTCOMES = frozenset({Outcome.FAILED, Outcome.ERROR})
 MAX_RERUN = 40
 
 

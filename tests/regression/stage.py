@@ -20,7 +20,6 @@ from regression.common import (
     ENV_RECORDS,
     ENV_STAGE,
     ENV_TRACE_AFTER,
-    FAIL_OUTCOMES,
     LAYERING_MESSAGE,
     first_line,
     module_of,
@@ -29,15 +28,13 @@ from regression.common import (
     spec,
     violation_text,
 )
-from regression.contract import run_with_timeout, tail_text
+from regression.contract import FAIL_OUTCOMES, Classification, run_with_timeout, tail_text
 from regression.inputs import ENV_EXCLUDE, ENV_INPUTS
 from regression.rerun import FLAKY, apply_rerun, rerun_candidates
 from tinytorch.registry import MODULES
 
 ENTRY = Path(__file__).resolve().parent / "pytest_entry.py"
-EMPTY = "empty or uncollectable stage"
-LAYERING = "import/layering break"
-REGARDLESS = "broken regardless"
+EMPTY, LAYERING, REGARDLESS = Classification.EMPTY, Classification.LAYERING, Classification.REGARDLESS
 STDERR_TAIL_LINES = 25
 PYCACHE = ".pycache"  # under --out: the stage processes' PYTHONPYCACHEPREFIX
 _TEST_DEF = re.compile(r"^\s*(?:async\s+)?def test|^\s*class Test", re.M)

@@ -28,7 +28,10 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-STORE_SCHEMA = 1  # 1: entry.json {schema, digest, inputs, commit, date, result, used}
+from regression.schema import current
+
+# The store is a cache: an entry of a version this build does not read is a miss (run the stage), never an error.
+STORE_SCHEMA = current("entry.json")
 DEFAULT_MAX_MB = 1024
 ENV_STORE = "TINYTORCH_REGRESSION_STORE"
 ENV_STORE_MAX_MB = "TINYTORCH_REGRESSION_STORE_MAX_MB"

@@ -106,7 +106,7 @@ def test_counts_that_do_not_add_up_red_the_stage(tmp_path, capsys):
         ("{not json", "line 1 is not valid JSON"),
         ("[]", "not a chain stages.json"),
         ('{"cell": "c", "stages": {}}', "'stages' is not a list"),
-        ('{"cell": "c", "stages": [{"stage": 1}]}', "'collected' is None, not a count"),
+        ('{"cell": "c", "stages": [{"stage": 1}]}', "has no 'collected'"),
     ],
 )
 def test_a_damaged_stages_json_is_an_error_naming_the_file(tmp_path, capsys, content, complaint):

@@ -13,8 +13,10 @@ from regression import chain, report
 from regression.analysis import build_report
 from regression.classify import BY_QUANTIZATION, EMPTY, LAYERING, REGARDLESS, classify
 from regression.common import write_json, write_jsonl
+from regression.contract import Outcome, Pairing, RecordKind, Variant
 from regression.coverage_table import coverage_table
 from regression.loading import load_cells
+from regression.schema import Problem, StageResult, TestRecord
 
 MIXED = "tests/modules/02_activations/test_mixed.py"
 LAST_LINE = re.compile(r"^regression: (\d+) passed, (\d+) failed$")
@@ -22,43 +24,43 @@ LAST_LINE = re.compile(r"^regression: (\d+) passed, (\d+) failed$")
 
 # ----------------------------------------------------------------------------------------- helpers
 def stage_entry(stage: int, passed: int, failed: int = 0, problems=()) -> dict:
-    return {
-        "stage": stage,
-        "key": f"{stage:02d}",
-        "name": "x",
-        "collected": passed + failed,
-        "passed": passed,
-        "failed": failed,
-        "errors": 0,
-        "collect_errors": 0,
-        "skipped": 0,
-        "xfailed": 0,
-        "seconds": 0.1,
-        "exit_code": 1 if failed or problems else 0,
-        "red": bool(failed or problems),
-        "problems": list(problems),
-    }
+    """A stage result as the chain writes it, built through its type (``schema.StageResult``)."""
+    return StageResult(
+        stage=stage,
+        key=f"{stage:02d}",
+        name="x",
+        collected=passed + failed,
+        passed=passed,
+        failed=failed,
+        errors=0,
+        collect_errors=0,
+        skipped=0,
+        xfailed=0,
+        seconds=0.1,
+        exit_code=1 if failed or problems else 0,
+        red=bool(failed or problems),
+        problems=[Problem.from_json(p) for p in problems],
+    ).to_json()
 
 
 def test_record(cell: str, stage: int, test_id: str, outcome: str, message: str = "") -> dict:
-    variant = "int8" if "-int8]" in test_id else "fp32" if "-fp32]" in test_id else "none"
+    """A test record as records.py writes it, built through its type (``schema.TestRecord``)."""
+    variant = Variant.INT8 if "-int8]" in test_id else Variant.FP32 if "-fp32]" in test_id else Variant.NONE
     twin = None if variant == "none" else test_id.replace(f"-{variant}]", "-fp32]" if variant == "int8" else "-int8]")
-    pairing = "no-variant" if variant == "none" else "paired"
-    return {
-        "kind": "test",
-        "cell": cell,
-        "stage": stage,
-        "module": 3,
-        "file": test_id.split("::")[0],
-        "test_id": test_id,
-        "variant": variant,
-        "twin_id": twin,
-        "pairing": pairing,
-        "outcome": outcome,
-        "message": message,
-        "seconds": 0.01,
-        "guard_violations": [],
-    }
+    return TestRecord(
+        kind=RecordKind.TEST,
+        cell=cell,
+        stage=stage,
+        module=3,
+        file=test_id.split("::")[0],
+        test_id=test_id,
+        variant=variant,
+        twin_id=twin,
+        pairing=Pairing.NO_VARIANT if variant == "none" else Pairing.PAIRED,
+        outcome=Outcome(outcome),
+        message=message,
+        seconds=0.01,
+    ).to_json()
 
 
 test_record.__test__ = False  # a helper, not a test

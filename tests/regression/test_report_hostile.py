@@ -382,19 +382,25 @@ def stage_4(data: dict) -> dict:
 
 
 MALFORMED = {
-    "problem-not-an-object": (lambda d: stage_4(d).update(problems=["just a string"]), "is str, not an object"),
-    "problem-null": (lambda d: stage_4(d).update(problems=[None]), "is NoneType, not an object"),
+    "problem-not-an-object": (
+        lambda d: stage_4(d).update(problems=["just a string"]),
+        "problems[0] is 'just a string', not an object",
+    ),
+    "problem-null": (lambda d: stage_4(d).update(problems=[None]), "problems[0] is None, not an object"),
     "unknown-classification": (
         lambda d: stage_4(d)["problems"][0].update(classification="<b>made up</b>"),
-        "classification '<b>made up</b>' is not one of",
+        "classification is '<b>made up</b>', not one of",
     ),
-    "problem-module-text": (lambda d: stage_4(d)["problems"][0].update(module="four"), "'module' is str"),
+    "problem-module-text": (
+        lambda d: stage_4(d)["problems"][0].update(module="four"),
+        "problems[0].module is 'four', not an integer",
+    ),
     "stage-twice": (lambda d: d["stages"].append(dict(d["stages"][0])), "stage(s) [1] listed more than once"),
     "schema-from-the-future": (lambda d: d.update(schema=99), "schema 99 is not one this build reads (it reads 1)"),
     "schema-text": (lambda d: d.update(schema="1"), "schema '1' is not one this build reads"),
     "schema-true": (lambda d: d.update(schema=True), "schema True is not one this build reads"),
-    "commit-number": (lambda d: d.update(commit=12345), "'commit' is int"),
-    "log-object": (lambda d: d["stages"][0].update(log={"a": 1}), "'log' is dict"),
+    "commit-number": (lambda d: d.update(commit=12345), "commit is 12345, not a string"),
+    "log-object": (lambda d: d["stages"][0].update(log={"a": 1}), "stages[0].log is {'a': 1}, not a string"),
 }
 
 
@@ -423,7 +429,7 @@ def test_a_record_with_a_mistyped_field_is_refused(tmp_path, capsys):
     )
     assert report.main(["--cells", str(paths["cells"]), "--out", str(tmp_path / "r")]) == 2
     err = capsys.readouterr().err
-    assert f"{records}: record 4 ('t.py::z') is not a test record: 'module' is str" in err
+    assert f"{records}: record 4 ('t.py::z'): module is '3', not an integer; not a test record" in err
 
 
 def test_a_coverage_table_with_text_counts_is_refused(tmp_path, capsys):
