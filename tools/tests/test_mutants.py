@@ -7,14 +7,16 @@ mutant still applies exactly once to today's sources.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from tools import mutant_catalogue as cat
 from tools import mutants as mt
-from tools.mutant_catalogue import BY_QUANTIZATION, LAYERING, REGARDLESS, Edit, Mutant
+from tools.harness import run_main
+from tools.mutants import catalogue as cat
+from tools.mutants.catalogue import BY_QUANTIZATION, LAYERING, REGARDLESS, Edit, Mutant
 
 
 def _mutant(*edits: Edit, name="demo", stage=3, module=3, classification=BY_QUANTIZATION, area="codec") -> Mutant:
@@ -104,7 +106,7 @@ def test_catalogue_problems_find_duplicates_and_empty_edits():
 def test_by_name_keeps_the_order_given_and_names_unknown_mutants():
     a, b = _mutant(name="a"), _mutant(name="b")
     assert mt.by_name(["b", "a"], [a, b]) == [b, a]
-    with pytest.raises(KeyError, match="unknown mutant.*nope.*valid: a, b"):
+    with pytest.raises(mt.UnknownMutant, match="unknown mutant.*nope.*valid: a, b"):
         mt.by_name(["nope"], [a, b])
 
 
@@ -141,15 +143,15 @@ def test_a_missing_file_is_stale_too(tmp_path):
 
 
 def test_atomic_write_failure_keeps_the_old_file_and_cleans_up(tmp_path, monkeypatch):
-    path = _write(tmp_path, "pkg/a.py", "old\n")
+    path = _write(tmp_path, "pkg/a.py", "x = 1\n")
 
     def boom(src, dst):
         raise OSError("disk full")
 
-    monkeypatch.setattr(mt.os, "replace", boom)
+    monkeypatch.setattr(os, "replace", boom)
     with pytest.raises(OSError, match="disk full"):
-        mt._write_atomic(path, "new\n")
-    assert path.read_text(encoding="utf-8") == "old\n"
+        mt.apply_mutant(tmp_path, _mutant())
+    assert path.read_text(encoding="utf-8") == "x = 1\n"
     assert sorted(p.name for p in path.parent.iterdir()) == ["a.py"]
 
 
@@ -388,17 +390,22 @@ def test_main_a_red_control_stops_the_run(tmp_path, capsys):
     assert "control run is not green" in capsys.readouterr().out
 
 
+def _exit(argv, **kw) -> int:
+    """``main`` as ``python -m tools.mutants`` runs it: through ``run_main``, errors become exit codes."""
+    return run_main(lambda: mt.main(argv, **kw), "mutants")
+
+
 def test_list_and_unknown_names(capsys):
-    assert mt.main(["--list"]) == 0
+    assert _exit(["--list"]) == 0
     listed = capsys.readouterr().out
     assert all(m.name in listed for m in cat.MUTANTS)
     assert "expects stage 03, module 03 layers, broken by quantization" in listed
-    assert mt.main(["no_such_mutant"]) == 2
+    assert _exit(["no_such_mutant"]) == 2
     assert "unknown mutant(s) no_such_mutant" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(("flag", "value"), [("--jobs", "0"), ("--stage-timeout", "-1")])
 def test_bad_arguments_exit_2_naming_the_flag(flag, value, capsys):
-    with pytest.raises(SystemExit) as info:
-        mt.main([flag, value])
-    assert info.value.code == 2 and flag in capsys.readouterr().err
+    assert _exit([flag, value]) == 2
+    err = capsys.readouterr().err
+    assert flag in err and err.startswith("mutants: ") and err.count("\n") == 1
