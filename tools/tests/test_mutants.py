@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -409,3 +410,80 @@ def test_bad_arguments_exit_2_naming_the_flag(flag, value, capsys):
     assert _exit([flag, value]) == 2
     err = capsys.readouterr().err
     assert flag in err and err.startswith("mutants: ") and err.count("\n") == 1
+
+
+def _never(*args, **kw):
+    raise AssertionError("nothing may run after a refused argument")
+
+
+@pytest.mark.parametrize(
+    ("argv", "named"),
+    [
+        (["--root", "{tmp}/nonexistent"], "--root"),
+        (["--root", "{repo}/pkg/a.py"], "--root"),
+        (["--out", "{repo}/pkg/a.py"], "--out"),
+        (["--out", "{repo}/pkg/a.py/sub"], "--out"),
+        (["--stage-timeout", "nan"], "--stage-timeout"),
+        (["--stage-timeout", "inf"], "--stage-timeout"),
+        (["--stage-timeout", "0"], "--stage-timeout"),
+        (["--stage-timeout", "soon"], "--stage-timeout"),
+        (["--no-reuse", "--check-reuse"], "--no-reuse"),
+        (["early", "late", "early"], "early"),
+        (["--list", "--jobs", "-3"], "--jobs"),
+    ],
+)
+def test_refused_arguments_exit_2_in_one_line_before_anything_is_touched(tmp_path, monkeypatch, capsys, argv, named):
+    repo = _tree(tmp_path)
+    argv = [a.format(tmp=tmp_path, repo=repo) for a in argv]
+    if "--root" not in argv:
+        argv += ["--root", str(repo)]
+    if "--out" not in argv:
+        argv += ["--out", str(tmp_path / "out")]
+
+    def no_temp(*args, **kw):
+        raise AssertionError("a refused argument must not create the temporary folder")
+
+    monkeypatch.setattr(mt.cli.tempfile, "mkdtemp", no_temp)
+    assert _exit(argv, runner=_never, mutants=CATALOGUE) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.startswith("mutants: ") and captured.err.count("\n") == 1
+    assert named in captured.err
+    assert not (tmp_path / "out").exists() and (repo / "pkg/a.py").read_text(encoding="utf-8") == "x = 1\ny = 1\n"
+
+
+FAKE_CHAIN = """import os, subprocess, sys, time
+child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+with open(os.environ["FAKE_CHAIN_PID"], "w") as handle:
+    handle.write(str(child.pid))
+time.sleep(60)
+"""
+
+
+def _gone(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"  # a zombie is dead
+    except FileNotFoundError:
+        return True
+
+
+def test_a_silent_hung_chain_is_killed_at_the_time_out_and_reads_error(tmp_path, monkeypatch, capsys):
+    """The real runner (run_chain) on a chain that never prints and never ends: killed with its own child
+    at --stage-timeout x stages, the mutant an ERROR, the run over in seconds — not a hang."""
+    repo = _tree(tmp_path)
+    _write(repo, mt.engine.CHAIN, FAKE_CHAIN)
+    pid_file = tmp_path / "grandchild.pid"
+    monkeypatch.setenv("FAKE_CHAIN_PID", str(pid_file))
+    out = tmp_path / "out"
+    argv = ["early", "--no-control", "--stage-timeout", "0.5", "--root", str(repo), "--out", str(out)]
+    started = time.monotonic()
+    assert _exit(argv, mutants=CATALOGUE) == 1
+    assert time.monotonic() - started < 10
+    outcome = json.loads((out / "mutants.json").read_text(encoding="utf-8"))["mutants"][0]
+    assert outcome["verdict"] == mt.ERROR and outcome["why"].startswith("TimeoutExpired: ")
+    assert "timed out after 1.5 seconds" in outcome["why"]  # 0.5 s per stage, stages 1-3
+    assert capsys.readouterr().out.splitlines()[-1] == "mutants: 0/1 pinpointed"
+    grandchild = int(pid_file.read_text(encoding="utf-8"))
+    deadline = time.monotonic() + 2
+    while not _gone(grandchild) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _gone(grandchild), "the chain's own subprocess survived the time-out"
