@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -487,3 +488,26 @@ def test_a_silent_hung_chain_is_killed_at_the_time_out_and_reads_error(tmp_path,
     while not _gone(grandchild) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert _gone(grandchild), "the chain's own subprocess survived the time-out"
+
+
+def test_an_unwritable_mutants_json_fails_the_run_in_one_line(tmp_path, capsys):
+    out = tmp_path / "out"
+    (out / "mutants.json").mkdir(parents=True)  # a folder where the file goes: the rename fails
+    argv = ["early", "--no-control", "--root", str(_tree(tmp_path)), "--out", str(out)]
+    verdicts = {"mutant-early": (3, 3, BY_QUANTIZATION)}
+    assert _exit(argv, runner=_fake_chain([], verdicts), mutants=CATALOGUE) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err[-1].startswith(f"mutants: could not write {out / 'mutants.json'}: ")
+    assert sorted(p.name for p in out.iterdir()) == ["mutants", "mutants.json"]  # no temporary left behind
+
+
+def test_python_m_tools_mutants_ends_through_run_main(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "tools.mutants", "--root", str(tmp_path / "nonexistent")],
+        cwd=mt.REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr == f"mutants: --root {tmp_path / 'nonexistent'}: not a folder; pass the repository root\n"
