@@ -165,7 +165,7 @@ def bench(session: nox.Session) -> None:
 
 @nox.session(python=DEFAULT, default=False)
 def mutants(session: nox.Session) -> None:
-    """Proof that the chain pinpoints: each catalogued mutant (tools/mutant_catalogue.py) must go red at its
+    """Proof that the chain pinpoints: each catalogued mutant (tools/mutants/catalogue.py) must go red at its
     expected stage, pointing at its expected module with its expected classification (-- NAME ... for a subset)."""
     session.install(*matrix.TEST_DEPS)
     session.install("-e", ".")

@@ -27,7 +27,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAIN = ROOT / "tests" / "regression" / "chain.py"
-FIRST_RED_MUTANT = "codec_scale_4bit"  # live at stage 03, module 03 (tools/mutant_catalogue.py)
+FIRST_RED_MUTANT = "codec_scale_4bit"  # live at stage 03, module 03 (tools/mutants/catalogue.py)
 
 
 def _env() -> dict:

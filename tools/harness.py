@@ -1,5 +1,6 @@
-"""The one place the tools reach the regression harness's shared contract (``tests/regression/contract.py``
-and the atomic writes of ``common.py``): the harness is the package ``regression`` under ``tests/``."""
+"""The one place the tools reach the regression harness's shared contract (``tests/regression/contract.py``,
+the error hierarchy of ``exits.py``, the atomic writes and the output-folder check of ``common.py``): the
+harness is the package ``regression`` under ``tests/``."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ _TESTS = str(Path(__file__).resolve().parents[1] / "tests")
 if _TESTS not in sys.path:
     sys.path.append(_TESTS)  # after site-packages: `regression` is not installed anywhere else
 
-from regression.common import write_json, write_text_atomic  # noqa: E402
+from regression.common import unwritable_folder, write_json, write_text_atomic  # noqa: E402
 from regression.contract import Finished, run_with_timeout  # noqa: E402
 from regression.exits import (  # noqa: E402
     ExitCode,
@@ -34,6 +35,7 @@ __all__ = [
     "WriteError",
     "run_main",
     "run_with_timeout",
+    "unwritable_folder",
     "write_json",
     "write_text_atomic",
 ]

@@ -7,14 +7,18 @@ mutant still applies exactly once to today's sources.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from tools import mutant_catalogue as cat
 from tools import mutants as mt
-from tools.mutant_catalogue import BY_QUANTIZATION, LAYERING, REGARDLESS, Edit, Mutant
+from tools.harness import run_main
+from tools.mutants import catalogue as cat
+from tools.mutants.catalogue import BY_QUANTIZATION, LAYERING, REGARDLESS, Edit, Mutant
 
 
 def _mutant(*edits: Edit, name="demo", stage=3, module=3, classification=BY_QUANTIZATION, area="codec") -> Mutant:
@@ -104,7 +108,7 @@ def test_catalogue_problems_find_duplicates_and_empty_edits():
 def test_by_name_keeps_the_order_given_and_names_unknown_mutants():
     a, b = _mutant(name="a"), _mutant(name="b")
     assert mt.by_name(["b", "a"], [a, b]) == [b, a]
-    with pytest.raises(KeyError, match="unknown mutant.*nope.*valid: a, b"):
+    with pytest.raises(mt.UnknownMutant, match="unknown mutant.*nope.*valid: a, b"):
         mt.by_name(["nope"], [a, b])
 
 
@@ -141,15 +145,15 @@ def test_a_missing_file_is_stale_too(tmp_path):
 
 
 def test_atomic_write_failure_keeps_the_old_file_and_cleans_up(tmp_path, monkeypatch):
-    path = _write(tmp_path, "pkg/a.py", "old\n")
+    path = _write(tmp_path, "pkg/a.py", "x = 1\n")
 
     def boom(src, dst):
         raise OSError("disk full")
 
-    monkeypatch.setattr(mt.os, "replace", boom)
+    monkeypatch.setattr(os, "replace", boom)
     with pytest.raises(OSError, match="disk full"):
-        mt._write_atomic(path, "new\n")
-    assert path.read_text(encoding="utf-8") == "old\n"
+        mt.apply_mutant(tmp_path, _mutant())
+    assert path.read_text(encoding="utf-8") == "x = 1\n"
     assert sorted(p.name for p in path.parent.iterdir()) == ["a.py"]
 
 
@@ -388,17 +392,122 @@ def test_main_a_red_control_stops_the_run(tmp_path, capsys):
     assert "control run is not green" in capsys.readouterr().out
 
 
+def _exit(argv, **kw) -> int:
+    """``main`` as ``python -m tools.mutants`` runs it: through ``run_main``, errors become exit codes."""
+    return run_main(lambda: mt.main(argv, **kw), "mutants")
+
+
 def test_list_and_unknown_names(capsys):
-    assert mt.main(["--list"]) == 0
+    assert _exit(["--list"]) == 0
     listed = capsys.readouterr().out
     assert all(m.name in listed for m in cat.MUTANTS)
     assert "expects stage 03, module 03 layers, broken by quantization" in listed
-    assert mt.main(["no_such_mutant"]) == 2
+    assert _exit(["no_such_mutant"]) == 2
     assert "unknown mutant(s) no_such_mutant" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(("flag", "value"), [("--jobs", "0"), ("--stage-timeout", "-1")])
 def test_bad_arguments_exit_2_naming_the_flag(flag, value, capsys):
-    with pytest.raises(SystemExit) as info:
-        mt.main([flag, value])
-    assert info.value.code == 2 and flag in capsys.readouterr().err
+    assert _exit([flag, value]) == 2
+    err = capsys.readouterr().err
+    assert flag in err and err.startswith("mutants: ") and err.count("\n") == 1
+
+
+def _never(*args, **kw):
+    raise AssertionError("nothing may run after a refused argument")
+
+
+@pytest.mark.parametrize(
+    ("argv", "named"),
+    [
+        (["--root", "{tmp}/nonexistent"], "--root"),
+        (["--root", "{repo}/pkg/a.py"], "--root"),
+        (["--out", "{repo}/pkg/a.py"], "--out"),
+        (["--out", "{repo}/pkg/a.py/sub"], "--out"),
+        (["--stage-timeout", "nan"], "--stage-timeout"),
+        (["--stage-timeout", "inf"], "--stage-timeout"),
+        (["--stage-timeout", "0"], "--stage-timeout"),
+        (["--stage-timeout", "soon"], "--stage-timeout"),
+        (["--no-reuse", "--check-reuse"], "--no-reuse"),
+        (["early", "late", "early"], "early"),
+        (["--list", "--jobs", "-3"], "--jobs"),
+    ],
+)
+def test_refused_arguments_exit_2_in_one_line_before_anything_is_touched(tmp_path, monkeypatch, capsys, argv, named):
+    repo = _tree(tmp_path)
+    argv = [a.format(tmp=tmp_path, repo=repo) for a in argv]
+    if "--root" not in argv:
+        argv += ["--root", str(repo)]
+    if "--out" not in argv:
+        argv += ["--out", str(tmp_path / "out")]
+
+    def no_temp(*args, **kw):
+        raise AssertionError("a refused argument must not create the temporary folder")
+
+    monkeypatch.setattr(mt.cli.tempfile, "mkdtemp", no_temp)
+    assert _exit(argv, runner=_never, mutants=CATALOGUE) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.startswith("mutants: ") and captured.err.count("\n") == 1
+    assert named in captured.err
+    assert not (tmp_path / "out").exists() and (repo / "pkg/a.py").read_text(encoding="utf-8") == "x = 1\ny = 1\n"
+
+
+FAKE_CHAIN = """import os, subprocess, sys, time
+child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+with open(os.environ["FAKE_CHAIN_PID"], "w") as handle:
+    handle.write(str(child.pid))
+time.sleep(60)
+"""
+
+
+def _gone(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"  # a zombie is dead
+    except FileNotFoundError:
+        return True
+
+
+def test_a_silent_hung_chain_is_killed_at_the_time_out_and_reads_error(tmp_path, monkeypatch, capsys):
+    """The real runner (run_chain) on a chain that never prints and never ends: killed with its own child
+    at --stage-timeout x stages, the mutant an ERROR, the run over in seconds — not a hang."""
+    repo = _tree(tmp_path)
+    _write(repo, mt.engine.CHAIN, FAKE_CHAIN)
+    pid_file = tmp_path / "grandchild.pid"
+    monkeypatch.setenv("FAKE_CHAIN_PID", str(pid_file))
+    out = tmp_path / "out"
+    argv = ["early", "--no-control", "--stage-timeout", "0.5", "--root", str(repo), "--out", str(out)]
+    started = time.monotonic()
+    assert _exit(argv, mutants=CATALOGUE) == 1
+    assert time.monotonic() - started < 10
+    outcome = json.loads((out / "mutants.json").read_text(encoding="utf-8"))["mutants"][0]
+    assert outcome["verdict"] == mt.ERROR and outcome["why"].startswith("TimeoutExpired: ")
+    assert "timed out after 1.5 seconds" in outcome["why"]  # 0.5 s per stage, stages 1-3
+    assert capsys.readouterr().out.splitlines()[-1] == "mutants: 0/1 pinpointed"
+    grandchild = int(pid_file.read_text(encoding="utf-8"))
+    deadline = time.monotonic() + 2
+    while not _gone(grandchild) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _gone(grandchild), "the chain's own subprocess survived the time-out"
+
+
+def test_an_unwritable_mutants_json_fails_the_run_in_one_line(tmp_path, capsys):
+    out = tmp_path / "out"
+    (out / "mutants.json").mkdir(parents=True)  # a folder where the file goes: the rename fails
+    argv = ["early", "--no-control", "--root", str(_tree(tmp_path)), "--out", str(out)]
+    verdicts = {"mutant-early": (3, 3, BY_QUANTIZATION)}
+    assert _exit(argv, runner=_fake_chain([], verdicts), mutants=CATALOGUE) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err[-1].startswith(f"mutants: could not write {out / 'mutants.json'}: ")
+    assert sorted(p.name for p in out.iterdir()) == ["mutants", "mutants.json"]  # no temporary left behind
+
+
+def test_python_m_tools_mutants_ends_through_run_main(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "tools.mutants", "--root", str(tmp_path / "nonexistent")],
+        cwd=mt.REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr == f"mutants: --root {tmp_path / 'nonexistent'}: not a folder; pass the repository root\n"

@@ -1,8 +1,8 @@
 """The mutant catalogue: plausible regressions, each with the verdict the chain must give, stated up front.
 
-Pure data. ``tools/mutants.py`` (the engine) copies the checkout, applies one mutant's edits to the copy,
-runs the chain up to the expected stage and compares what ``regression.json`` says with the three
-expectations below. Nothing here runs anything.
+Pure data. The rest of ``tools/mutants/`` (``python -m tools.mutants``) copies the checkout, applies one
+mutant's edits to the copy, runs the chain up to the expected stage and compares what ``regression.json``
+says with the three expectations below. Nothing here runs anything.
 
 A mutant is one or more exact substitutions (``old`` must occur exactly once in ``file``, else the mutant
 is stale and the engine refuses to run it) plus:
