@@ -12,7 +12,7 @@ if _TESTS not in sys.path:
     sys.path.append(_TESTS)  # after site-packages: `regression` is not installed anywhere else
 
 from regression.common import unwritable_folder, write_json, write_text_atomic  # noqa: E402
-from regression.contract import Finished, run_with_timeout  # noqa: E402
+from regression.contract import CLASSIFICATIONS, Classification, Finished, run_with_timeout  # noqa: E402
 from regression.exits import (  # noqa: E402
     ExitCode,
     HarnessError,
@@ -23,8 +23,11 @@ from regression.exits import (  # noqa: E402
     WriteError,
     run_main,
 )
+from regression.schema import check_version, current  # noqa: E402
 
 __all__ = [
+    "CLASSIFICATIONS",
+    "Classification",
     "ExitCode",
     "Finished",
     "HarnessError",
@@ -33,6 +36,8 @@ __all__ = [
     "SchemaVersionError",
     "UsageError",
     "WriteError",
+    "check_version",
+    "current",
     "run_main",
     "run_with_timeout",
     "unwritable_folder",

@@ -9,7 +9,8 @@ tests and the benchmarks use.
 
 from __future__ import annotations
 
-from tools.mutants.catalogue import AREAS, CLASSIFICATIONS, MUTANTS, Edit, Mutant
+from tools.harness import CLASSIFICATIONS
+from tools.mutants.catalogue import AREAS, MUTANTS, Edit, Mutant
 from tools.mutants.cli import UnknownMutant, by_name, catalogue_problems, main, parse_args
 from tools.mutants.engine import ChainRun, run_chain, run_one
 from tools.mutants.results import SCHEMA, format_table, list_text, summary_line, write_results

@@ -28,11 +28,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-BY_QUANTIZATION = "broken by quantization"
-REGARDLESS = "broken regardless"
-LAYERING = "import/layering break"
-EMPTY = "empty or uncollectable stage"
-CLASSIFICATIONS = (BY_QUANTIZATION, REGARDLESS, LAYERING, EMPTY)
+from tools.harness import Classification
+
+BY_QUANTIZATION, REGARDLESS = Classification.BY_QUANTIZATION, Classification.REGARDLESS
+LAYERING, EMPTY = Classification.LAYERING, Classification.EMPTY
 
 # What each mutant stands for; the catalogue must cover every area (tools/tests/test_mutants.py checks).
 AREAS = {

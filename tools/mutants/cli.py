@@ -32,8 +32,8 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from tinytorch.registry import LAST_STAGE
-from tools.harness import ExitCode, UsageError, unwritable_folder
-from tools.mutants.catalogue import AREAS, CLASSIFICATIONS, LAYERING, MUTANTS, Mutant
+from tools.harness import CLASSIFICATIONS, ExitCode, UsageError, unwritable_folder
+from tools.mutants.catalogue import AREAS, LAYERING, MUTANTS, Mutant
 from tools.mutants.engine import Runner, run_chain, run_one
 from tools.mutants.results import expectation_text, format_table, list_text, summary_line, write_results
 from tools.mutants.reuse_check import check_reuse

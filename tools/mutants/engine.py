@@ -95,7 +95,10 @@ def run_chain(
     for name in ("stages.json", "logs"):
         if (cell_out / name).exists():
             copy_any(cell_out / name, report_out / name)
-    regression, stages = read_report(report_out / "regression.json"), read_report(cell_out / "stages.json")
+    regression, stages = (
+        read_report(report_out / "regression.json", "regression.json"),
+        read_report(cell_out / "stages.json", "stages.json"),
+    )
     if error is None and report_exit == 2:
         error = f"report.py could not read the chain's output (exit 2); see {report_out / 'chain.log'}"
     if error is None and (regression is None or stages is None):

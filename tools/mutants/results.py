@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Sequence
 
 from tinytorch.registry import label as module_label  # import-free: loads no tinytorch module
-from tools.harness import WriteError, write_text_atomic
+from tools.harness import WriteError, current, write_text_atomic
 from tools.mutants.catalogue import MUTANTS, Mutant
 from tools.mutants.verdict import Outcome, stage_text
 
-SCHEMA = 2  # of mutants.json; 2: verdicts judge stage, module and classification; mutants run --upto their stage
+SCHEMA = current("mutants.json")  # its change log: tests/regression/schema/versions.py
 HEADER = ("mutant", "stage exp/got", "module exp/got", "classification exp/got", "verdict")
 _MARK = {True: " ", False: "!"}  # "!" marks the expectation a miss got wrong
 

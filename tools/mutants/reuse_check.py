@@ -37,7 +37,7 @@ def reuse_problems(mutant: Mutant, warm: Outcome, fresh: Outcome, store: Path) -
     problems = []
     if warm.got != fresh.got or warm.verdict != fresh.verdict:
         problems.append(f"with reuse {warm.got} ({warm.verdict}), without {fresh.got} ({fresh.verdict})")
-    stages = read_report(Path(warm.artifacts or "") / "stages.json") or {}
+    stages = read_report(Path(warm.artifacts or "") / "stages.json", "stages.json") or {}
     edited = set(mutant.files)
     for stage in stages.get("stages", []):
         recorded = recorded_inputs(store, stage["key"])

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tinytorch.registry import label as module_label  # import-free: loads no tinytorch module
+from tools.harness import check_version, current
 from tools.mutants.catalogue import Mutant
 
 if TYPE_CHECKING:
@@ -25,14 +26,19 @@ if TYPE_CHECKING:
 OK, MISS, ERROR = "OK", "MISS", "ERROR"
 
 
-def read_report(path: Path) -> dict | None:
+def read_report(path: Path, kind: str | None = None) -> dict | None:
     """The JSON object in ``path`` (a ``stages.json`` or ``regression.json``); None if the file is missing,
-    unreadable or not a JSON object — the caller says which file a run failed to leave behind."""
+    unreadable or not a JSON object — the caller says which file a run failed to leave behind. With its
+    ``kind``, a schema version this build does not read is refused (``SchemaVersionError``, exit 2)."""
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
         return None
-    return data if isinstance(data, dict) else None
+    if not isinstance(data, dict):
+        return None
+    if kind is not None:
+        check_version(kind, data.get("schema", current(kind)), path)
+    return data
 
 
 @dataclass

@@ -26,7 +26,9 @@ FP32 = "tests/modules/16_quantization/test_quantization.py::test_roundtrip[mlp-f
 OTHER = "tests/modules/16_quantization/test_other.py::test_other"
 # The chain's machinery, whatever files it is split into (not its own tests).
 CHAIN_FILES = tuple(
-    p.name for p in sorted((REPO / "tests" / "regression").glob("*.py")) if not p.name.startswith(("test_", "conftest"))
+    p.relative_to(REPO / "tests" / "regression").as_posix()
+    for p in sorted((REPO / "tests" / "regression").rglob("*.py"))
+    if not p.name.startswith(("test_", "conftest"))
 )
 
 QUANTIZATION = """
