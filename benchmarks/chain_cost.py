@@ -80,8 +80,7 @@ def _fixed_cost(stages: dict, tests: dict[int, float]) -> float:
 
 
 def _mutated_copy(work: Path) -> Path:
-    sys.path.insert(0, str(ROOT))
-    from tools import mutants
+    from tools import mutants  # `python -m benchmarks` runs from the checkout: tools/ is importable
 
     copy = work / "mutated"
     mutants.snapshot(ROOT, copy, mutants.source_files(ROOT))

@@ -1,6 +1,6 @@
 """Quantized / float forward time, interleaved pairs; prints one JSON line. Run in a fresh interpreter.
 
-``python benchmarks/forward_speed.py [--threads N] [--pairs 300]``. ``--threads`` is set as
+``python -m benchmarks.forward_speed [--threads N] [--pairs 300]``. ``--threads`` is set as
 ``OPENBLAS_NUM_THREADS`` / ``OMP_NUM_THREADS`` / ``MKL_NUM_THREADS`` *before* NumPy loads (the only
 moment BLAS reads it), which is why this is a subprocess.
 
@@ -28,7 +28,6 @@ import argparse
 import json
 import os
 import statistics
-import sys
 import time
 from pathlib import Path
 
@@ -75,8 +74,6 @@ def main(argv: list[str] | None = None) -> dict:
 
     import numpy as np  # after the thread count is in the environment
 
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
     from tinytorch.core.autograd import no_grad
     from tinytorch.core.layers import Linear
     from tinytorch.core.spatial import Conv2D

@@ -9,7 +9,7 @@ Rows, as every benchmark here returns them (``{"figure", "value", "unit", "targe
    interpreter with one BLAS thread, best of 3 runs, the wall time beside it (target ≤ 10 s; a red
    test run is reported as missing the target). Why CPU and not wall time: ``pytest_wall_time``.
 
-``python -m benchmarks.foundation`` (or ``python benchmarks/foundation.py``) prints the rows.
+``python -m benchmarks.foundation`` (from the checkout) prints the rows.
 """
 
 from __future__ import annotations
@@ -24,11 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # run as a script from anywhere
-    sys.path.insert(0, str(ROOT))
+from tinytorch.registry import MODULES
 
-from tinytorch.registry import MODULES  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 DIGITS = ROOT / "tests" / "data" / "digits.npz"
 TARGET_ACCURACY = 0.95

@@ -28,7 +28,7 @@ the scheme):
 8. information rows on static activation calibration (no target in the issue).
 
 Data: ``tests/data/digits.npz`` with the seeded 80/20 split every other digits test uses.
-``python -m benchmarks quantization`` prints the table; ``python benchmarks/quantization.py`` too.
+``python -m benchmarks quantization`` prints the table; ``python -m benchmarks.quantization`` too.
 """
 
 from __future__ import annotations
@@ -45,20 +45,16 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # run as a script from anywhere
-    sys.path.insert(0, str(ROOT))
-
-from tinytorch.core.activations import ReLU  # noqa: E402
-from tinytorch.core.autograd import no_grad  # noqa: E402
-from tinytorch.core.layers import Flatten, Linear, Module, Parameter, Sequential  # noqa: E402
-from tinytorch.core.losses import CrossEntropyLoss  # noqa: E402
-from tinytorch.core.optimizers import Adam  # noqa: E402
-from tinytorch.core.spatial import Conv2D, MaxPool2D  # noqa: E402
-from tinytorch.core.tensor import Tensor  # noqa: E402
-from tinytorch.models.transformer import LayerNorm, TransformerBlock  # noqa: E402
-from tinytorch.optimization.int8 import scale_and_zero_point  # noqa: E402
-from tinytorch.optimization.quantization import (  # noqa: E402
+from tinytorch.core.activations import ReLU
+from tinytorch.core.autograd import no_grad
+from tinytorch.core.layers import Flatten, Linear, Module, Parameter, Sequential
+from tinytorch.core.losses import CrossEntropyLoss
+from tinytorch.core.optimizers import Adam
+from tinytorch.core.spatial import Conv2D, MaxPool2D
+from tinytorch.core.tensor import Tensor
+from tinytorch.models.transformer import LayerNorm, TransformerBlock
+from tinytorch.optimization.int8 import scale_and_zero_point
+from tinytorch.optimization.quantization import (
     compare_model_sizes,
     dequantize_int8,
     fake_quantize,
@@ -66,9 +62,10 @@ from tinytorch.optimization.quantization import (  # noqa: E402
     quantize_model,
 )
 
+ROOT = Path(__file__).resolve().parent.parent
+
 DIGITS = ROOT / "tests" / "data" / "digits.npz"
-RSS_PROBE = Path(__file__).resolve().with_name("rss_probe.py")
-SPEED_PROBE = Path(__file__).resolve().with_name("forward_speed.py")
+RSS_PROBE, SPEED_PROBE = "benchmarks.rss_probe", "benchmarks.forward_speed"  # run with -m from ROOT
 
 
 def row(figure: str, value: float, unit: str, target: str, ok: bool, ideal: float | None = None) -> dict:
@@ -191,7 +188,7 @@ def bytes_ratio_rows() -> list[dict]:
 
 def rss_rows() -> list[dict]:
     done = subprocess.run(
-        [sys.executable, str(RSS_PROBE), "--mb", "64"], cwd=ROOT, capture_output=True, text=True, check=True
+        [sys.executable, "-m", RSS_PROBE, "--mb", "64"], cwd=ROOT, capture_output=True, text=True, check=True
     )
     probe = json.loads(done.stdout.strip().splitlines()[-1])
     print(f"[quantization] rss probe: {probe}", file=sys.stderr)
@@ -327,7 +324,7 @@ def gaussian_mlp_rows() -> list[dict]:
 
 
 def _speed_probe(threads: int | None, pairs: int, profiler_pairs: int = 0) -> dict:
-    command = [sys.executable, str(SPEED_PROBE), "--pairs", str(pairs), "--profiler-pairs", str(profiler_pairs)]
+    command = [sys.executable, "-m", SPEED_PROBE, "--pairs", str(pairs), "--profiler-pairs", str(profiler_pairs)]
     if threads:
         command += ["--threads", str(threads)]
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True)

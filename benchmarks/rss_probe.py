@@ -1,7 +1,7 @@
 """Process RSS before and after quantizing a float32 model in place; prints one JSON line.
 
 Run in a fresh interpreter (``benchmarks/quantization.py`` does) so nothing else lives in the
-process: ``python benchmarks/rss_probe.py [--mb 64]``. The model is ``Sequential`` of square
+process: ``python -m benchmarks.rss_probe [--mb 64]``. The model is ``Sequential`` of square
 ``Linear`` layers (2048 × 2048, 16 MiB of float32 weights each) adding up to ``--mb`` MiB. The
 figure is what the operating system sees: resident set size from ``psutil``, with no allocator
 tricks (no ``malloc_trim``) — freed memory only counts if the process actually gave it back.
@@ -12,19 +12,16 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import sys
 import warnings
 from pathlib import Path
 
 import numpy as np
 import psutil
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # run as a script from anywhere
-    sys.path.insert(0, str(ROOT))
+from tinytorch.core.layers import Linear, Sequential
+from tinytorch.optimization.quantization import QuantizationWarning, compare_model_sizes, quantize_model
 
-from tinytorch.core.layers import Linear, Sequential  # noqa: E402
-from tinytorch.optimization.quantization import QuantizationWarning, compare_model_sizes, quantize_model  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 WIDTH = 2048
 MIB = 1 << 20

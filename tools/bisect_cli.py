@@ -16,9 +16,9 @@ from pathlib import Path
 
 from tinytorch.registry import LAST_STAGE  # import-free: loads no tinytorch module
 from tools import bisect_env, bisect_git, cells, interpreters, matrix
-from tools.atomic import write_json
 from tools.bisect_git import GitError, Interrupted
 from tools.bisect_judge import estimate
+from tools.harness import write_json
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 

@@ -15,6 +15,7 @@ import shutil
 from pathlib import Path
 
 from tools import matrix
+from tools.harness import check_version, schema
 from tools.interpreters import Interpreter, missing_reason
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -190,7 +191,13 @@ def signoff_verdict(root: Path, nox_report: Path, missing_pythons: list[str]) ->
     if not regression.is_file():
         reasons.append(f"no regression report at {regression}")
     else:
-        verdict = json.loads(regression.read_text(encoding="utf-8")).get("verdict", {})
-        if not verdict.get("ok", False):
-            reasons.append(f"regression report: {verdict.get('text', 'not ok')}")
+        try:  # the report's typed verdict, decided once by the report: the sign-off never decides again
+            data = json.loads(regression.read_text(encoding="utf-8"))
+            check_version("regression.json", data.get("schema") if isinstance(data, dict) else None, regression)
+            verdict = schema.Report.from_json(data, str(regression)).verdict
+        except (OSError, ValueError) as error:  # unreadable, not JSON, another schema, another shape
+            reasons.append(f"regression report unreadable: {error}")
+        else:
+            if not verdict.ok:
+                reasons.append(f"regression report: {verdict.text}")
     return reasons

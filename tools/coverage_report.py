@@ -29,7 +29,8 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 
-from tools.atomic import write_text_atomic
+from tinytorch.registry import LAST_STAGE, MODULES, ModuleSpec  # import-free, no numpy
+from tools.harness import write_text_atomic
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -37,10 +38,6 @@ else:  # coverage[toml] brings tomli on older Pythons
     import tomli as tomllib
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-if str(REPO_ROOT) not in sys.path:  # `python tools/coverage_report.py` as well as `python -m tools...`
-    sys.path.insert(0, str(REPO_ROOT))
-
-from tinytorch.registry import LAST_STAGE, MODULES, ModuleSpec  # noqa: E402  (import-free, no numpy)
 
 SUPPORT = "support"
 _STAGE_CONTEXT = re.compile(r"@stage(\d+)$")  # "<cell>@stage16"; "--module N" runs end in "-mNN"

@@ -11,6 +11,7 @@ _TESTS = str(Path(__file__).resolve().parents[1] / "tests")
 if _TESTS not in sys.path:
     sys.path.append(_TESTS)  # after site-packages: `regression` is not installed anywhere else
 
+from regression import schema  # noqa: E402  (the typed file formats: schema.Report, schema.CellRun, …)
 from regression.common import unwritable_folder, write_json, write_text_atomic  # noqa: E402
 from regression.contract import CLASSIFICATIONS, Classification, Finished, run_with_timeout  # noqa: E402
 from regression.exits import (  # noqa: E402
@@ -40,6 +41,7 @@ __all__ = [
     "current",
     "run_main",
     "run_with_timeout",
+    "schema",
     "unwritable_folder",
     "write_json",
     "write_text_atomic",

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tools import cells, matrix
+from tools.harness import current, schema
 from tools.interpreters import Interpreter
 
 CELL = matrix.Cell("3.12", "2.5")
@@ -76,8 +77,18 @@ def test_reports_root_follows_the_environment(monkeypatch, tmp_path):
 def signoff_tree(root: Path, *, verdict_ok=True, session_results=None) -> Path:
     for cell in matrix.all_cells():
         write_results(root, cell)
-    verdict = {"ok": verdict_ok, "text": "green" if verdict_ok else "red"}
-    (root / "regression.json").write_text(json.dumps({"verdict": verdict}))
+    verdict = schema.Verdict(red=not verdict_ok, ok=verdict_ok, text="green" if verdict_ok else "red")
+    counts = schema.Counts(passed=1, failed=0, skipped=0, xfailed=0, records=1, distinct_tests=1)
+    report = schema.Report(
+        schema=current("regression.json"),
+        generated="2026-12-03T00:00:00+00:00",
+        cells=[],
+        stages=[1],
+        counts=counts,
+        failures=[],
+        verdict=verdict,
+    )
+    (root / "regression.json").write_text(json.dumps(report.to_json()))
     results = session_results or {"lint": ("success", None), "regression": ("failed", "exit code 1")}
     report = root / "nox.json"
     entries = [{"name": n, "result": r, "reason": why} for n, (r, why) in results.items()]
@@ -99,6 +110,8 @@ def test_signoff_is_go_when_everything_holds_even_with_a_known_red_cell(tmp_path
         ("no_interpreter", "session regression failed: Python interpreter 3.9 not found"),
         ("cell_without_results", "cell py3.13-np2.5 produced no results"),
         ("no_nox_report", "no nox session report"),
+        ("another_schema", "regression.json schema 9 is not one this build reads (it reads 2)"),
+        ("not_a_report", "regression.json: verdict is 'ok', not an object (Verdict)"),
     ],
 )
 def test_signoff_is_no_go_with_the_reason(tmp_path, change, expected):
@@ -114,6 +127,10 @@ def test_signoff_is_no_go_with_the_reason(tmp_path, change, expected):
         (tmp_path / "cells" / "py3.13-np2.5" / "stages.json").unlink()
     if change == "no_nox_report":
         report.unlink()
+    if change in ("another_schema", "not_a_report"):
+        data = json.loads((tmp_path / "regression.json").read_text())
+        data.update(schema=9) if change == "another_schema" else data.update(verdict="ok")
+        (tmp_path / "regression.json").write_text(json.dumps(data))
     reasons = cells.signoff_verdict(tmp_path, report, ["3.9"] if change == "missing_python" else [])
     assert any(expected in reason for reason in reasons), reasons
 
