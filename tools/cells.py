@@ -2,7 +2,7 @@
 
 Layout under the reports root (``reports/``, or ``reports/signoff/`` for the release check):
 
-    cells/<cell>/        tests/regression/chain.py output: stages.json, records.jsonl, logs/, coverage/
+    cells/<cell>/        tests/regression/chain.py output: stages.json, the records-*.jsonl it names, logs/, coverage/
     coverage/            tools/coverage_report.py output: .coverage, html/, coverage.json, modules.json
     regression.{json,md,html}   tests/regression/report.py output
 """

@@ -80,7 +80,9 @@ class CellRun(Typed):
     stages: List[StageResult] = field(default_factory=list, metadata=doc("one result per stage that ran"))
     green: Optional[bool] = field(default=None, metadata=doc("every stage green (null when skipped)"))
     seconds: Optional[float] = field(default=None, metadata=doc("the chain's wall time"))
-    records_file: str = field(default="records.jsonl", metadata=doc("the records file beside it"))
+    records_file: str = field(
+        default="records.jsonl", metadata=doc("the records file beside it (records-<UTC stamp>-<pid>.jsonl)")
+    )
     numpy: Optional[str] = field(default=None, metadata=doc("NumPy's version"))
     pytest: Optional[str] = field(default=None, metadata=doc("pytest's version"))
     tinytorch_file: Optional[str] = field(default=None, metadata=doc("where the stages imported tinytorch from"))
