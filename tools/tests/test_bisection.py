@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tools import bisect_cli, bisect_env, bisect_git, bisect_judge, matrix
+from tools import matrix
 
 REPO = Path(__file__).resolve().parents[2]
 CELL = "py3.11-np2.4"
@@ -146,7 +146,7 @@ def user_state(repo: Path) -> dict:
 
 
 def run_bisect(repo: Path, *args: str) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "tools.bisect_main", "--repo", str(repo), "--python", sys.executable, *args]
+    command = [sys.executable, "-m", "tools.bisection", "--repo", str(repo), "--python", sys.executable, *args]
     return subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600, check=False)
 
 
@@ -240,7 +240,7 @@ def test_sigterm_mid_search_stops_the_judge_and_removes_the_worktree(history):
     repo = history["repo"]
     report_on(repo, [INT8_FAILURE])
     before = user_state(repo)
-    command = [sys.executable, "-m", "tools.bisect_main", "--repo", str(repo), "--python", sys.executable]
+    command = [sys.executable, "-m", "tools.bisection", "--repo", str(repo), "--python", sys.executable]
     proc = subprocess.Popen(
         [*command, "--good", history["good"]], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
