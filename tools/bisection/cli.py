@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from tools import cells, interpreters
-from tools.bisection import env as bisect_env
+from tools.bisection import env as venv
 from tools.bisection import git
 from tools.bisection.plan import choose_cell, estimate, make_plan
 from tools.bisection.search import GRACE, Search, SearchInterrupted, check_ends, print_result, summarize
@@ -66,16 +66,16 @@ def load_report(path: Path) -> dict | None:
     return data
 
 
-def prepare_env(args: argparse.Namespace, cell, repo: Path) -> bisect_env.Env:
+def prepare_env(args: argparse.Namespace, cell, repo: Path) -> venv.Env:
     """``--python`` as it is, or the cell's venv (made once, then reused); refused before anything is made."""
     if args.python is not None:
         if interpreters.probe(args.python) is None:
             raise UsageError(f"--python {args.python}: does not run as CPython")
-        return bisect_env.as_is(args.python.absolute())  # not resolve(): a venv's python is a symlink
+        return venv.as_is(args.python.absolute())  # not resolve(): a venv's python is a symlink
     found = interpreters.find(cell.python)
     if found is None:
         raise UsageError(f"cell {cell.name}: {interpreters.missing_reason(cell.python)}")
-    return bisect_env.prepare(cell, found.path, repo / ".nox" / "bisect-envs", args.timeout)
+    return venv.prepare(cell, found.path, repo / ".nox" / "bisect-envs", args.timeout)
 
 
 def bisect(args: argparse.Namespace, stop: Stop) -> int:
@@ -110,7 +110,6 @@ def bisect(args: argparse.Namespace, stop: Stop) -> int:
         found = search.run(good, bad)
         # inside: classifying reads the steps' records, which go with the temporary folder
         result = summarize(args, repo, plan, env, good, bad, commits, found, search.steps(), started)
-    stop.check()
     write_json(out_path, result)
     print_result(result, out_path)
     return 0 if result["result"] == "found" else 1

@@ -63,7 +63,7 @@ class Search:
         self.judge = stage_judge(self.base / "judge")  # the same judge at every commit, whatever it holds
         self.spec_path = self.base / "spec.json"
         self.steps_dir = self.base / "steps"
-        # pytest mode loads no plugin but these (as the chain does): autoloading them all costs seconds
+        # pytest mode loads no plugin but these (as the chain does): autoloading every one slows each step
         plugins = ["pytest_timeout"] if plan.mode == "pytest" and has_module(env.python, "pytest_timeout") else []
         run = step_command(plan, env.python, worktree, timeout, plugins)
         self.bound = 2 * timeout + 120  # the judge's reinstall and its run, each bounded by the judge itself

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tools.bisection import git as bisect_git
+from tools.bisection.git import temporary_worktree
 
 REPO = Path(__file__).resolve().parents[2]
 CELL = "py3.11-np2.4"
@@ -248,13 +248,8 @@ def test_sigterm_mid_search_stops_the_judge_and_removes_the_worktree(history):
     repo = history["repo"]
     report_on(repo, [INT8_FAILURE])
     before = user_state(repo)
-    proc = subprocess.Popen(
-        bisect_command(repo, "--good", history["good"]),
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    command = bisect_command(repo, "--good", history["good"])
+    proc = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         for line in proc.stdout:  # the --bad check is done: the --good check's judge starts now
             if "check --bad" in line:
@@ -296,7 +291,7 @@ def test_nothing_to_judge_without_report_failures_or_a_selection(history):
 def test_worktree_is_removed_even_when_interrupted(history):
     repo = history["repo"]
     before = git(repo, "worktree", "list", "--porcelain")
-    with pytest.raises(KeyboardInterrupt), bisect_git.temporary_worktree(repo, history["good"]) as worktree:
+    with pytest.raises(KeyboardInterrupt), temporary_worktree(repo, history["good"]) as worktree:
         assert (worktree / "notes.txt").is_file()
         raise KeyboardInterrupt
     assert not worktree.exists() and not worktree.parent.exists()
