@@ -176,11 +176,11 @@ def mutants(session: nox.Session) -> None:
 def bisect(session: nox.Session) -> None:
     """Which commit broke it: git bisect with the chain as the judge (-- --good REF [--bad REF] [--cell C])."""
     if not session.posargs:
-        session.error("give the range after --: nox -s bisect -- --good REF [--bad REF] (see tools/bisect_main.py)")
+        session.error("give the range after --: nox -s bisect -- --good REF [--bad REF] (see tools/bisection/)")
     # The tool makes the cell's venv itself (the cell is known only once the report is read). Long
     # timeouts: on Ctrl-C it must stop its judge and remove its worktree before nox may kill it.
     session.run(
-        sys.executable, "-m", "tools.bisect_main", *session.posargs, interrupt_timeout=60.0, terminate_timeout=30.0
+        sys.executable, "-m", "tools.bisection", *session.posargs, interrupt_timeout=60.0, terminate_timeout=30.0
     )
 
 

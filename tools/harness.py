@@ -1,6 +1,7 @@
-"""The one place the tools reach the regression harness's shared contract (``tests/regression/contract.py``,
-the error hierarchy of ``exits.py``, the atomic writes and the output-folder check of ``common.py``): the
-harness is the package ``regression`` under ``tests/``."""
+"""The one place the tools reach the regression harness (the package ``regression`` under ``tests/``): its
+shared contract (``contract.py``: the words, child processes; ``exits.py``: errors and exit codes), the typed
+file formats (``schema``), the atomic writes, the records reader and the output-folder check of ``common.py``,
+and the report's loader and analysis for a tool that classifies a run's records as the report would."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ if _TESTS not in sys.path:
     sys.path.append(_TESTS)  # after site-packages: `regression` is not installed anywhere else
 
 from regression import schema  # noqa: E402  (the typed file formats: schema.Report, schema.CellRun, …)
-from regression.common import unwritable_folder, write_json, write_text_atomic  # noqa: E402
-from regression.contract import CLASSIFICATIONS, Classification, Finished, run_with_timeout  # noqa: E402
+from regression.analysis import build_report  # noqa: E402
+from regression.common import read_jsonl, unwritable_folder, write_json, write_text_atomic  # noqa: E402
+from regression.contract import CLASSIFICATIONS, Classification, Finished, Stop, run_with_timeout  # noqa: E402
 from regression.exits import (  # noqa: E402
     ExitCode,
     HarnessError,
@@ -24,6 +26,7 @@ from regression.exits import (  # noqa: E402
     WriteError,
     run_main,
 )
+from regression.loading import load_cells  # noqa: E402
 from regression.schema import check_version, current  # noqa: E402
 
 __all__ = [
@@ -35,10 +38,14 @@ __all__ = [
     "InputError",
     "Interrupted",
     "SchemaVersionError",
+    "Stop",
     "UsageError",
     "WriteError",
+    "build_report",
     "check_version",
     "current",
+    "load_cells",
+    "read_jsonl",
     "run_main",
     "run_with_timeout",
     "schema",

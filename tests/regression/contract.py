@@ -7,11 +7,13 @@ as ``str`` enums: each member *is* its string, so a record written from one read
 ``run_with_timeout`` is the one way the chain, the mutants and bisect start a child that may hang: the
 child gets its own process group, and on time-out, on cancellation or when the run is interrupted the
 whole group is killed — grandchildren included, and whether or not the child ever prints a line (a
-runner that checks its clock only when a line arrives never kills a silent, hung child).
+runner that checks its clock only when a line arrives never kills a silent, hung child). ``Stop`` is what
+a signal does to a runner whose children end their own children on SIGTERM (the bisect and its judge).
 """
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import os
 import signal
@@ -20,7 +22,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 
 class StrEnum(str, enum.Enum):
@@ -172,6 +174,71 @@ def run_with_timeout(
                 process.wait()
             RUNNING.discard(process.pid)
     return Finished(process.returncode, timed_out, was_cancelled, time.monotonic() - started)
+
+
+class Stop:
+    """SIGTERM, SIGINT and SIGHUP for a single-threaded runner of children that end their own children.
+
+    Outside :meth:`run` a signal raises ``error(signum)`` at once. During a run it only asks: the running
+    process groups get SIGTERM, so a child like the chain or the bisect judge can end its own process
+    groups first (a SIGKILL would leave them running), the run is killed whole ``grace`` seconds later if
+    it has not ended by then (at once on a second signal), and ``error(signum)`` is raised when it returns.
+    """
+
+    SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+
+    def __init__(self, error: Callable[[int], BaseException], grace: float):
+        self.error, self.grace = error, grace
+        self.signum: int | None = None
+        self._asked: float | None = None  # when the running groups were sent SIGTERM
+        self._running = False
+
+    def handle(self, signum: int, _frame=None) -> None:
+        if self.signum is not None:
+            self.grace = 0.0  # asked twice: kill now
+        self.signum = signum
+        if not self._running:
+            raise self.error(signum)
+
+    def check(self) -> None:
+        """Raise ``error(signum)`` if a signal has asked for the stop."""
+        if self.signum is not None:
+            raise self.error(self.signum)
+
+    def _cancelled(self) -> bool:
+        if self.signum is None:
+            return False
+        if self._asked is None:
+            self._asked = time.monotonic()
+            RUNNING.kill_all(signal.SIGTERM)
+        return time.monotonic() - self._asked >= self.grace
+
+    def run(self, command: Sequence[str], *, on_poll: Callable[[], None] | None = None, **kwargs) -> Finished:
+        """:func:`run_with_timeout` under this stop; ``on_poll()`` is called at each of its polls."""
+        self.check()
+
+        def cancelled() -> bool:
+            if on_poll is not None:
+                on_poll()
+            return self._cancelled()
+
+        self._running = True
+        try:
+            done = run_with_timeout(command, cancelled=cancelled, **kwargs)
+        finally:
+            self._running = False
+        self.check()
+        return done
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[Stop]:
+        """These signals go to :meth:`handle` inside; the previous handlers come back on the way out."""
+        previous = {sig: signal.signal(sig, self.handle) for sig in self.SIGNALS}
+        try:
+            yield self
+        finally:
+            for sig, old in previous.items():
+                signal.signal(sig, old)
 
 
 def tail_text(path: Path, lines: int, max_bytes: int = 16384) -> str:

@@ -4,17 +4,19 @@
 dependencies (``tools/matrix.py``), plus setuptools so the package reinstalls offline with
 ``--no-build-isolation``. A stamp file records what was installed; a later bisect on the same cell
 reuses the venv and installs nothing. Per commit the judge reinstalls only the package, ``--no-deps``.
+Every command here runs through ``run_with_timeout`` (killed whole at the time-out, even a silent one).
 """
 
 from __future__ import annotations
 
 import shutil
-import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from tools import matrix
+from tools.harness import Finished, HarnessError, run_with_timeout
 
 DEPS_STAMP = ".bisect-deps"
 # The build backend, for offline --no-build-isolation installs. 70.1+: bdist_wheel is built in (older
@@ -29,8 +31,8 @@ class Env:
     install: tuple[str, ...] | None  # the command that reinstalls the package, the worktree path appended
 
 
-class EnvError(Exception):
-    """The environment cannot be made (the message says what failed and how to fix it)."""
+class EnvError(HarnessError):
+    """The environment cannot be made (the message says what failed and how to fix it): exit 1."""
 
 
 def requirements(cell: matrix.Cell) -> list[str]:
@@ -67,14 +69,24 @@ def package_command(venv: Path, uv: str | None) -> list[str]:
     return [python, "-m", "pip", "install", "--quiet", *alone, "--force-reinstall", "-e"]
 
 
-def _run(command: list[str], what: str) -> None:
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
+def run_captured(command: list[str], timeout: float) -> tuple[Finished, str]:
+    """Run ``command`` in its own process group, killed whole after ``timeout`` s; (how it ended, its output)."""
+    with tempfile.TemporaryDirectory(prefix="tinytorch-bisect-env-") as folder:
+        output = Path(folder) / "output"
+        done = run_with_timeout(command, timeout=timeout, output=output)
+        return done, output.read_text(encoding="utf-8", errors="replace")
+
+
+def _run(command: list[str], what: str, timeout: float) -> None:
+    done, output = run_captured(command, timeout)
+    if done.timed_out:
+        raise EnvError(f"{what} did not finish within {timeout:.0f} s ({' '.join(command)})")
     if done.returncode != 0:
-        tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
+        tail = output.strip().splitlines()[-1:] or ["no output"]
         raise EnvError(f"{what} failed ({' '.join(command)}): {tail[0]}")
 
 
-def prepare(cell: matrix.Cell, interpreter: Path, root: Path, log=print) -> Env:
+def prepare(cell: matrix.Cell, interpreter: Path, root: Path, timeout: float, log=print) -> Env:
     """The cell's venv under ``root`` (created, or reused when its stamp matches), ready for the judge."""
     venv = root / cell.name
     uv = _uv()
@@ -85,16 +97,17 @@ def prepare(cell: matrix.Cell, interpreter: Path, root: Path, log=print) -> Env:
         shutil.rmtree(venv, ignore_errors=True)
         venv.parent.mkdir(parents=True, exist_ok=True)
         log(f"bisect: making the {cell.name} venv {venv} (once; later bisects on {cell.name} reuse it)")
-        _run(create_command(interpreter, venv, uv), f"creating the venv {venv}")
-        _run(deps_command(venv, reqs, uv), f"installing {', '.join(reqs)} into {venv}")
+        _run(create_command(interpreter, venv, uv), f"creating the venv {venv}", timeout)
+        _run(deps_command(venv, reqs, uv), f"installing {', '.join(reqs)} into {venv}", timeout)
         stamp.write_text(wanted, encoding="utf-8")
     return Env(python=str(venv_python(venv)), venv=str(venv), install=tuple(package_command(venv, uv)))
 
 
-def has_module(python: str, name: str) -> bool:
+def has_module(python: str, name: str, timeout: float = 60.0) -> bool:
     """Whether ``python`` can import ``name`` (asked once, not at every step)."""
     probe = f"import importlib.util, sys; sys.exit(importlib.util.find_spec({name!r}) is None)"
-    return subprocess.run([python, "-c", probe], capture_output=True, check=False).returncode == 0
+    done, _ = run_captured([python, "-c", probe], timeout)
+    return done.returncode == 0 and not done.timed_out
 
 
 def as_is(python: Path) -> Env:

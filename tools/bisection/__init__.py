@@ -1,7 +1,7 @@
 """Which commit broke it: ``git bisect`` between two refs with the regression chain as the judge.
 
     nox -s bisect -- --good REF [--bad REF] [--cell CELL] [--test NODEID ... | --stage K | --module N]
-    python -m tools.bisect_main --good REF [...] [--report PATH] [--out PATH] [--python EXE] [--repo DIR]
+    python -m tools.bisection --good REF [...] [--report PATH] [--out PATH] [--python EXE] [--repo DIR]
 
 What is judged: the given test ids, or the failures of the last report (``reports/regression.json``) on
 the cell — by default those at its first red stage, or at ``--stage K`` / of ``--module N``; with no
@@ -22,20 +22,12 @@ and ``--good`` must not (else: the failure is older than the good ref).
 
 Prints one line per step (step i of ≈ log2 N, the commit, its verdict), then
 ``first bad commit: <sha> <subject>`` and what it broke there (test, classification), and writes
-``reports/bisect.json``. Exit status: 0 found, 1 not isolated (only skipped commits left) or the judge
-failed, 2 bad input (one line on stderr; the checkout untouched, no bisect.json), 130 interrupted.
+``reports/bisect.json``. Exit status: 0 found, 1 not isolated (only skipped commits left), the judge
+failed or the venv could not be made; 2 bad input (one line on stderr; the checkout untouched, no
+bisect.json); 130 Ctrl-C, 143 SIGTERM (the judge's process groups ended, the worktree removed).
+
+The modules, in the order a run uses them: ``cli`` (arguments and the main flow), ``plan`` (what is
+judged, what each step runs), ``env`` (the cell's venv), ``git`` (questions and the throw-away
+worktree), ``search`` (the checks of both ends and the ``git bisect`` loop, the result) and ``judge``
+(the stand-alone judge each step runs).
 """
-
-from __future__ import annotations
-
-import sys
-from pathlib import Path
-
-_REPO = str(Path(__file__).resolve().parent.parent)
-if _REPO not in sys.path:  # `python tools/bisect_main.py` as well as `python -m tools.bisect_main`
-    sys.path.insert(0, _REPO)
-
-from tools.bisect_cli import main  # noqa: E402
-
-if __name__ == "__main__":
-    sys.exit(main())

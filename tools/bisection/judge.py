@@ -1,31 +1,23 @@
-"""The judge ``git bisect run`` calls at each commit: is the judged failure present here?
+"""The judge at each commit of a bisect: is the judged failure present here?  ``python judge.py SPEC.json [--label X]``
 
-    python bisect_judge.py SPEC.json [--label TEXT]
-
-``tools/bisect_main.py`` copies this file out of the checkout before the search starts, so every commit is
-judged by the same judge, whatever version of it (or none) that commit holds. It imports nothing from
-the project: only the standard library, and the commit's own chain and tests through subprocesses.
-
-At each commit (the worktree's HEAD) it
-
-1. reinstalls the package from the worktree into the bisect venv with ``--no-deps`` (dependencies were
-   installed once) when the packaging metadata differs from what is installed there;
-2. runs only what shows the failure: ``tests/regression/chain.py --stages K [--module N]`` of that
-   commit, or pytest on the judged node ids under the same import guard and records plugin;
-3. decides from the per-test records: a judged test id failing = ``bad`` (exit 1); the judged tests ran
-   and none of them fails = ``good`` (exit 0), whatever else fails; the judged tests could not run
-   (no chain, a syntax error, an import crash, a collection error of their files) = ``skip`` (125).
-
-Anything the judge itself cannot handle exits 255, which makes ``git bisect run`` stop instead of
-mistaking a broken judge for a bad commit. Each verdict is written to ``STEPS/NN-<sha>.json`` and one
-progress line (prefixed ``[bisect]``) goes to stdout.
+The search (``search.py``) copies this file, ``tests/regression/contract.py`` and ``exits.py`` into one
+folder and runs it from there at every commit: the same judge whatever version of it (or none) a commit
+holds. So it imports the standard library and those two files beside it, nothing else. At the worktree's
+HEAD it reinstalls the package (``--no-deps``) into the bisect venv when the packaging metadata changed;
+runs only what shows the failure, as child processes killed whole at their time-out (``contract.py``):
+``tests/regression/chain.py --stages K [--module N]`` of that commit, or pytest on the judged node ids
+under the same guard and records plugin; and decides from the per-test records. A judged test id failing
+is ``bad`` (exit 1); the judged tests ran and none fails, ``good`` (0), whatever else fails; they could
+not run (no chain, a syntax error, an import crash, their files do not collect), ``skip`` (125).
+Anything else exits 255 and stops the search rather than pass a broken judge off as a bad commit: a
+crash, or SIGTERM/SIGINT (after the child ended its own process groups). Each verdict goes to
+``STEPS/<step>-<sha>.json``, which the search reads and prints.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import re
 import subprocess
@@ -34,14 +26,17 @@ import time
 import traceback
 from pathlib import Path
 
+from contract import FAIL_OUTCOMES, Classification, RecordKind, Stop
+from exits import HarnessError, Interrupted
+
 GOOD, BAD, SKIP = "good", "bad", "skip"
 EXIT = {GOOD: 0, BAD: 1, SKIP: 125}
-ABORT = 255  # > 127: git bisect run stops
-PREFIX = "[bisect]"
-FAIL_OUTCOMES = ("failed", "error", "collect_error")
+ABORT = 255  # not a verdict: the search stops
+GRACE = 15.0  # seconds the chain gets to end its stages after a SIGTERM
+OUT = "{out}"  # in the spec's command and env: this step's folder
 PACKAGING_FILES = ("pyproject.toml", "setup.cfg", "setup.py")
 INSTALL_STAMP = ".bisect-installed"
-IMPORT_KINDS = ("import/layering break", "empty or uncollectable stage")  # the report's classifications
+IMPORT_KINDS = (Classification.LAYERING, Classification.EMPTY)  # the report's classifications
 
 # A failure that only says "tinytorch does not even import here" (not the failure being judged).
 CANNOT_IMPORT = re.compile(
@@ -49,24 +44,31 @@ CANNOT_IMPORT = re.compile(
 )
 
 
-class JudgeError(Exception):
+class JudgeError(HarnessError):
     """The judge cannot give a verdict that means anything (e.g. the tests imported another tinytorch)."""
 
 
 # ----------------------------------------------------------------------------------------- verdict
-def file_of(test_id: str) -> str:
-    return test_id.split("::", 1)[0]
-
-
-def _under(path: str, collector: str) -> bool:
-    """Whether a test file lies in (or is) what a collection error was reported for."""
-    collector = collector.rstrip("/")
+def _under(test_id: str, collector: str) -> bool:
+    """Whether a test's file lies in (or is) what a collection error was reported for."""
+    path, collector = test_id.split("::", 1)[0], collector.rstrip("/")
     return path == collector or path.startswith(collector + "/") or collector in ("", ".")
 
 
 def is_import_break(target: dict) -> bool:
     """Whether the judged failure itself is an import or collection break (then an import crash is it)."""
     return bool(CANNOT_IMPORT.search(target.get("reason") or "")) or target.get("classification") in IMPORT_KINDS
+
+
+def failures(records: list[dict], problems: list[dict]) -> dict[str, str]:
+    """Every failure of a run, test id -> message: failed tests, collection errors, the chain's stage problems."""
+    failing: dict[str, str] = {}
+    for record in records:
+        if record.get("kind") in (RecordKind.TEST, RecordKind.COLLECT_ERROR) and record.get("outcome") in FAIL_OUTCOMES:
+            failing.setdefault(record["test_id"], record.get("message") or "")
+    for problem in problems:
+        failing.setdefault(problem.get("test_id") or "", problem.get("message") or "")
+    return failing
 
 
 def decide(targets: list[dict], records: list[dict], problems: list[dict], ran: str) -> tuple[str, str, list]:
@@ -77,12 +79,7 @@ def decide(targets: list[dict], records: list[dict], problems: list[dict], ran: 
     ``records``: the run's per-test records; ``problems``: the chain's stage problems (test id + message);
     ``ran``: "" if the chain or pytest ran to the end, else why not.
     """
-    failing: dict[str, str] = {}
-    for record in records:
-        if record.get("kind") in ("test", "collect_error") and record.get("outcome") in FAIL_OUTCOMES:
-            failing.setdefault(record["test_id"], record.get("message") or "")
-    for problem in problems:
-        failing.setdefault(problem.get("test_id") or "", problem.get("message") or "")
+    failing = failures(records, problems)
     real, crashed = [], []
     for target in targets:
         if target["test_id"] not in failing:
@@ -114,45 +111,30 @@ def decide(targets: list[dict], records: list[dict], problems: list[dict], ran: 
 
 
 def _why_not_run(test_id: str, records: list[dict], problems: list[dict]) -> str:
-    """The collection error that covers ``test_id``, else the first stage problem, else a generic word."""
-    for record in records:
-        if record.get("kind") == "collect_error" and _under(file_of(test_id), record["test_id"]):
-            return f"cannot collect {record['test_id']}: {record.get('message') or 'collection failed'}"
-    for record in records:
-        if record.get("kind") == "collect_error":
-            return f"cannot collect {record['test_id']}: {record.get('message') or 'collection failed'}"
+    """The collection error that covers ``test_id``, else the first one, else the first stage problem."""
+    errors = [r for r in records if r.get("kind") == RecordKind.COLLECT_ERROR]
+    covering = [r for r in errors if _under(test_id, r["test_id"])]
+    for record in (covering or errors)[:1]:
+        return f"cannot collect {record['test_id']}: {record.get('message') or 'collection failed'}"
     if problems:
         return problems[0].get("message") or "the stage failed before its tests ran"
     return "not collected at this commit"
 
 
-def discovered_targets(records: list[dict], problems: list[dict]) -> list[dict]:
-    """Every failure of a run, as targets (used at ``--bad`` when no report names the failures)."""
-    found: dict[str, dict] = {}
-    for record in records:
-        if record.get("kind") in ("test", "collect_error") and record.get("outcome") in FAIL_OUTCOMES:
-            found.setdefault(record["test_id"], {"test_id": record["test_id"], "reason": record.get("message") or ""})
-    for problem in problems:
-        tid = problem.get("test_id") or ""
-        found.setdefault(tid, {"test_id": tid, "reason": problem.get("message") or ""})
-    return list(found.values())
-
-
-# ----------------------------------------------------------------------------------------- running
 def read_jsonl(path: Path) -> list[dict]:
-    if not path.is_file():
-        return []
+    """A commit's records, less any line that does not parse (a killed writer's last). Not the harness's
+    reader (which refuses such a file): this one runs stand-alone, on what old commits' machinery wrote."""
     rows = []
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines() if path.is_file() else []:
         try:
             rows.append(json.loads(line))
         except json.JSONDecodeError:
-            continue  # a killed process's last line
+            continue
     return rows
 
 
 def write_json(path: Path, data: dict) -> None:
-    # Its own copy, not tools.atomic's: this file runs standalone, copied out of the checkout (see above).
+    """A temporary and a rename. Not the harness's: this file runs stand-alone; contract.py has none."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
@@ -168,21 +150,15 @@ def _last_line(text: str) -> str:
     return ((errors or lines or ["no output"])[-1])[:240]
 
 
-def _run_with_timeout():
-    """The one process runner (tests/regression/contract.py): beside this file when it runs stand-alone
-    (bisect_cli copies both), else through the tools' one way to the harness."""
-    try:
-        from contract import run_with_timeout
-    except ImportError:
-        from tools.harness import run_with_timeout
-    return run_with_timeout
+# ----------------------------------------------------------------------------------------- running
+STOP = Stop(Interrupted, GRACE)  # its handlers are installed when this file runs as the judge
 
 
 def _run(command: list[str], cwd: Path, env: dict, log: Path, timeout: float) -> tuple[int, str]:
     """Run ``command`` in its own process group, killed whole at the time-out even if it prints nothing."""
     log.parent.mkdir(parents=True, exist_ok=True)
     output_file = log.with_name(log.name + ".out")
-    done = _run_with_timeout()(command, timeout=timeout, output=output_file, cwd=cwd, env=env)
+    done = STOP.run(command, timeout=timeout, output=output_file, cwd=cwd, env=env)
     output = output_file.read_text(encoding="utf-8", errors="replace")
     output_file.unlink(missing_ok=True)
     code = -9 if done.timed_out else done.returncode
@@ -202,11 +178,8 @@ def packaging_hash(worktree: Path) -> str:
 
 
 def reinstall(spec: dict, worktree: Path, log: Path) -> str:
-    """Reinstall the package from the worktree (``--no-deps``) if its metadata changed; "" or why it failed.
-
-    The install is editable and the worktree path is fixed for the whole search, so a commit that
-    changes only sources is already what the venv imports; only new packaging metadata needs a reinstall.
-    """
+    """Reinstall the package (``--no-deps``) if its metadata changed; "" or why it failed. The install is
+    editable from a worktree fixed for the whole search: a change of sources alone needs none."""
     if not spec.get("install"):
         return ""
     stamp = Path(spec["venv"]) / INSTALL_STAMP
@@ -221,24 +194,18 @@ def reinstall(spec: dict, worktree: Path, log: Path) -> str:
     return ""
 
 
-def _base_env(spec: dict) -> dict:
-    env = dict(os.environ)
-    env.setdefault("PYTHONHASHSEED", "0")
-    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        env.setdefault(name, "1")
-    return env
+def _run_step(spec: dict, worktree: Path, out: Path) -> tuple[int, str]:
+    """The spec's ``command`` (``plan.step_command``), ``{out}`` standing for this step's folder."""
+    command = [arg.replace(OUT, str(out)) for arg in spec["command"]]
+    env = {**os.environ, **{k: v.replace(OUT, str(out)) for k, v in spec["env"].items()}}
+    return _run(command, worktree, env, out / "judge.log", spec["step_timeout"])
 
 
 def run_chain(spec: dict, worktree: Path, out: Path) -> tuple[list, list, str, list, dict]:
     """(records, problems, why it did not run or "", tinytorch files imported, versions) from the commit's chain."""
-    chain = worktree / "tests" / "regression" / "chain.py"
-    if not chain.is_file():
+    if not (worktree / "tests" / "regression" / "chain.py").is_file():
         return [], [], "this commit has no tests/regression/chain.py", [], {}
-    command = [spec["python"], str(chain), "--cell", spec["cell"], "--out", str(out), "--stages", str(spec["stage"])]
-    if spec.get("module") is not None:
-        command += ["--module", str(spec["module"])]
-    command += ["--jobs", "1", "--import-from", "checkout", "--timeout", str(spec["timeout"])]
-    code, output = _run(command, worktree, _base_env(spec), out / "judge.log", spec["timeout"] + 60)
+    code, output = _run_step(spec, worktree, out)
     stages_file = out / "stages.json"
     if code not in (0, 1) or not stages_file.is_file():
         return [], [], f"chain.py exited with code {code}: {_last_line(output)}", [], {}
@@ -255,17 +222,7 @@ def run_pytest(spec: dict, worktree: Path, out: Path) -> tuple[list, list, str, 
     """Same as :func:`run_chain` for judged node ids: pytest on them alone, under the guard at the stage."""
     records_file = out / "records.jsonl"
     records_file.unlink(missing_ok=True)
-    env = _base_env(spec)
-    env.update({"TINYTORCH_STAGE": str(spec["stage"]), "TINYTORCH_CELL": spec["cell"]})
-    env["TINYTORCH_RECORDS"] = str(records_file)
-    paths = [str(worktree / "tests"), str(worktree), env.get("PYTHONPATH", "")]
-    env["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)  # the worktree's tinytorch, not an installed one
-    command = [spec["python"], "-m", "pytest", *spec["node_ids"], "-p", "regression.guard", "-p", "regression.records"]
-    env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"  # as the chain runs: only the plugins named
-    for plugin in spec.get("pytest_plugins", []):  # pyproject's `timeout` needs pytest-timeout (--strict-config)
-        command += ["-p", plugin]
-    command += ["-p", "no:cacheprovider", "-q", "--tb=line", f"--rootdir={worktree}"]
-    code, output = _run(command, worktree, env, out / "judge.log", spec["timeout"])
+    code, output = _run_step(spec, worktree, out)
     records = read_jsonl(records_file)
     sessions = [r for r in records if r.get("kind") == "session"]
     if not sessions:
@@ -288,7 +245,7 @@ def judge(spec: dict, sha: str, out: Path) -> dict:
     targets = spec.get("targets")
     result = {"sha": sha, "seconds": 0.0, "out": str(out)}
     if targets is None:  # discovery at --bad: whatever fails there is what gets judged
-        result["targets"] = discovered_targets(records, problems)
+        result["targets"] = [{"test_id": tid, "reason": msg} for tid, msg in failures(records, problems).items()]
         verdict = BAD if result["targets"] else (SKIP if why else GOOD)
         reason = f"{len(result['targets'])} failure(s) to judge" if result["targets"] else (why or "nothing fails")
         present = [(t["test_id"], t["reason"]) for t in result["targets"]]
@@ -309,41 +266,33 @@ def _git(worktree: Path, *args: str) -> str:
     return subprocess.run(["git", *args], cwd=worktree, capture_output=True, text=True, check=True).stdout.strip()
 
 
-def estimate(commits: int) -> int:
-    """≈ steps git bisect needs over ``commits`` candidates (``log2``, at least 1)."""
-    return max(1, math.ceil(math.log2(commits))) if commits > 1 else 1
-
-
 def main(argv: list[str]) -> int:
-    if not argv:
-        print("usage: bisect_judge.py SPEC.json [--label TEXT]", file=sys.stderr)
+    """``SPEC.json STEP LABEL``: judge the worktree's HEAD into ``STEPS/STEP-<sha>.json``, labelled LABEL."""
+    if len(argv) != 3:
+        print("usage: judge.py SPEC.json STEP LABEL", file=sys.stderr)
         return ABORT
     spec = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
-    label = argv[argv.index("--label") + 1] if "--label" in argv else None
-    worktree = Path(spec["worktree"])
+    worktree, steps = Path(spec["worktree"]), Path(spec["steps_dir"])
     sha = _git(worktree, "rev-parse", "HEAD")
-    steps = Path(spec["steps_dir"])
-    steps.mkdir(parents=True, exist_ok=True)
-    number = len(list(steps.glob("step-*.json"))) + 1
-    name = f"check-{label}" if label else f"step-{number:02d}"
-    result = judge(spec, sha, steps / f"{name}-{sha[:12]}")
-    result.update(label=label or f"step {number}", subject=_git(worktree, "log", "-1", "--format=%s", sha))
-    write_json(steps / f"{name}-{sha[:12]}.json", result)
-    where = f"check --{label}" if label else f"step {number} of ≈{estimate(spec['commits'])}"
-    print(
-        f"{PREFIX} {where}: {sha[:12]} {result['subject'][:60]} -> {result['verdict'].upper()} "
-        f"({result['seconds']:.1f} s) {result['reason']}",
-        flush=True,
-    )
+    result = judge(spec, sha, steps / f"{argv[1]}-{sha[:12]}")
+    result.update(label=argv[2], subject=_git(worktree, "log", "-1", "--format=%s", sha))
+    write_json(steps / f"{argv[1]}-{sha[:12]}.json", result)
     return EXIT[result["verdict"]]
 
 
-if __name__ == "__main__":
+def guarded(argv: list[str]) -> int:
+    """:func:`main`, any exception made ``ABORT`` here rather than by ``exits.run_main``, whose exit 1
+    would read as a bad commit."""
     try:
-        sys.exit(main(sys.argv[1:]))
-    except KeyboardInterrupt:
-        sys.exit(ABORT)
-    except Exception as error:  # a crash must stop the search, not count as "bad" (exit 1)
+        with STOP.installed():
+            return main(argv)
+    except (Interrupted, KeyboardInterrupt):
+        return ABORT  # the search is stopping too; the child's process groups were ended first
+    except Exception as error:
         traceback.print_exc()
-        print(f"{PREFIX} judge error: {type(error).__name__}: {error}", flush=True)
-        sys.exit(ABORT)
+        print(f"judge error: {type(error).__name__}: {error}", flush=True)  # the search shows this line
+        return ABORT
+
+
+if __name__ == "__main__":
+    sys.exit(guarded(sys.argv[1:]))

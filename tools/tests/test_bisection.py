@@ -1,4 +1,4 @@
-"""``nox -s bisect``: a real ``git bisect run`` with the real judge over a small history built here.
+"""``nox -s bisect``: a real bisect (the search driving ``git bisect``) with the real judge over a small history.
 
 The history is a tiny project with the real chain machinery (``tests/regression/*`` and the registry,
 copied from this checkout) and one quantization module: a good commit, unrelated commits, a commit
@@ -13,11 +13,12 @@ import json
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from tools import bisect_cli, bisect_env, bisect_git, bisect_judge, matrix
+from tools.bisection.git import temporary_worktree
 
 REPO = Path(__file__).resolve().parents[2]
 CELL = "py3.11-np2.4"
@@ -147,9 +148,12 @@ def user_state(repo: Path) -> dict:
     }
 
 
+def bisect_command(repo: Path, *args: str) -> list[str]:
+    return [sys.executable, "-m", "tools.bisection", "--repo", str(repo), "--python", sys.executable, *args]
+
+
 def run_bisect(repo: Path, *args: str) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "tools.bisect_main", "--repo", str(repo), "--python", sys.executable, *args]
-    return subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600, check=False)
+    return subprocess.run(bisect_command(repo, *args), cwd=REPO, capture_output=True, text=True, timeout=600)
 
 
 @pytest.fixture
@@ -168,7 +172,7 @@ def dirty_user_checkout(history):
     git(repo, "stash", "clear")
 
 
-@pytest.mark.slow  # a real git bisect run: seconds per judged commit
+@pytest.mark.slow  # a real bisect: seconds per judged commit
 def test_bisect_names_the_regression_commit_skips_the_broken_one_and_touches_nothing(history, dirty_user_checkout):
     repo = dirty_user_checkout
     report_on(repo, [INT8_FAILURE])
@@ -193,7 +197,7 @@ def test_bisect_names_the_regression_commit_skips_the_broken_one_and_touches_not
     }
 
 
-@pytest.mark.slow  # a real git bisect run: seconds per judged commit
+@pytest.mark.slow  # a real bisect: seconds per judged commit
 def test_a_test_id_is_judged_alone_with_pytest(history):
     repo = history["repo"]
     report_on(repo, [])
@@ -207,7 +211,7 @@ def test_a_test_id_is_judged_alone_with_pytest(history):
     assert result["mode"] == "pytest" and result["node_ids"] == [INT8, FP32]
 
 
-@pytest.mark.slow  # a real git bisect run: seconds per judged commit
+@pytest.mark.slow  # a real bisect: seconds per judged commit
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -220,6 +224,8 @@ def test_a_test_id_is_judged_alone_with_pytest(history):
         (["--good", "{regression}"], "the failure is older than the good ref"),
         (["--good", "{good}", "--bad", "{notes}"], "the judged failure does not show at --bad"),
         (["--good", "{good}", "--bad", "{no_import}"], "--bad {no_import} ({no_import12}) cannot be judged"),
+        (["--good", "{good}", "--timeout", "0"], "--timeout 0: give a positive number of seconds"),
+        (["--bad", "{good}"], "the following arguments are required: --good"),
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_touches_nothing(history, args, message):
@@ -237,30 +243,34 @@ def test_bad_input_is_one_line_exit_2_and_touches_nothing(history, args, message
     assert not (repo / "reports" / "bisect.json").exists()
 
 
-@pytest.mark.slow  # a real git bisect run: seconds per judged commit
+@pytest.mark.slow  # a real bisect: seconds per judged commit
 def test_sigterm_mid_search_stops_the_judge_and_removes_the_worktree(history):
+    """SIGTERM while the --good check's chain runs: the judge ends the chain (which ends its stages)
+    before the worktree goes; exit 143, as the chain's own SIGTERM."""
     repo = history["repo"]
     report_on(repo, [INT8_FAILURE])
     before = user_state(repo)
-    command = [sys.executable, "-m", "tools.bisect_main", "--repo", str(repo), "--python", sys.executable]
-    proc = subprocess.Popen(
-        [*command, "--good", history["good"]], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
+    command = bisect_command(repo, "--good", history["good"])
+    proc = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        for line in proc.stdout:  # the --bad check is done: the --good check's judge is running now
+        for line in proc.stdout:  # the --bad check is done: the --good check's judge starts now
             if "check --bad" in line:
                 break
         worktrees = git(repo, "worktree", "list", "--porcelain")
         assert worktrees != before["worktrees"]  # the search's own worktree exists ...
+        path = next(line.split(" ", 1)[1] for line in worktrees.splitlines()[::-1] if line.startswith("worktree "))
+        base = str(Path(path).parent)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not [c for c in _command_lines() if base in c and "chain.py" in c]:
+            time.sleep(0.02)  # signal while the judge's chain runs, if it is still running by now
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=60)
     finally:
         proc.kill()
-    assert proc.returncode == 130 and "interrupted (SIGTERM)" in err, err
+    assert proc.returncode == 143 and err.strip() == "bisect: interrupted (SIGTERM); the temporary worktree was removed"
     assert user_state(repo) == before  # ... and is gone again, with every process it started
-    path = next(line.split(" ", 1)[1] for line in worktrees.splitlines()[::-1] if line.startswith("worktree "))
-    assert not Path(path).exists() and not Path(path).parent.exists()
-    assert not [c for c in _command_lines() if str(Path(path).parent) in c]  # no judge or chain left running
+    assert not Path(path).exists() and not Path(base).exists()
+    assert not [c for c in _command_lines() if base in c]  # no judge, chain or stage left running
 
 
 def _command_lines() -> list[str]:
@@ -280,124 +290,11 @@ def test_nothing_to_judge_without_report_failures_or_a_selection(history):
     assert done.returncode == 2 and "nothing to judge" in done.stderr
 
 
-# ----------------------------------------------------------------------------------------- units
-def _record(test_id: str, outcome: str, message: str = "", kind: str = "test") -> dict:
-    return {"kind": kind, "test_id": test_id, "outcome": outcome, "message": message}
-
-
-TARGET = [{"test_id": INT8, "reason": "AssertionError: assert 0.0157 < 0.01"}]
-
-
-def test_verdict_bad_when_a_judged_test_fails_good_when_only_others_fail():
-    bad = bisect_judge.decide(TARGET, [_record(INT8, "failed", "AssertionError")], [], "")
-    assert bad[0] == "bad"
-    good = bisect_judge.decide(TARGET, [_record(INT8, "passed"), _record(OTHER, "failed", "boom")], [], "")
-    assert good[0] == "good" and "1 other failure(s) ignored" in good[1]
-
-
-def test_verdict_skip_when_the_judged_tests_cannot_run():
-    collect = _record(
-        "tests/modules/16_quantization/test_quantization.py", "collect_error", "SyntaxError: x", "collect_error"
-    )
-    skip = bisect_judge.decide(TARGET, [collect], [], "")
-    assert skip[0] == "skip" and "cannot collect" in skip[1]
-    assert bisect_judge.decide(TARGET, [], [], "chain.py exited with code 2")[0] == "skip"
-    crash = _record(INT8, "failed", "ModuleNotFoundError: No module named 'tinytorch.optimization.x'")
-    assert bisect_judge.decide(TARGET, [crash], [], "")[0] == "skip"
-    layering = [{"test_id": INT8, "reason": "ImportError: cannot import name 'q' from 'tinytorch.core'"}]
-    assert bisect_judge.decide(layering, [crash], [], "")[0] == "bad"  # an import break that is the failure
-    classified = [{"test_id": INT8, "classification": "import/layering break"}]  # no reason given
-    assert bisect_judge.decide(classified, [crash], [], "")[0] == "bad"
-
-
-def test_plan_from_the_report_runs_the_first_red_stage_and_module(tmp_path):
-    report = {
-        "cells": [{"cell": CELL, "red": True, "first_red_stage": 16}],
-        "failures": [INT8_FAILURE, dict(INT8_FAILURE, stage=17, test_id="later")],
-    }
-    args = bisect_cli.parse_args(["--good", "x"])
-    cell = bisect_cli.choose_cell(None, report)
-    plan = bisect_cli.make_plan(args, report, cell, tmp_path / "r.json")
-    assert (cell.name, plan.mode, plan.stage, plan.module) == (CELL, "chain", 16, 16)
-    assert [t["test_id"] for t in plan.targets] == [INT8]
-    assert plan.classification == {INT8: "broken by quantization"}
-
-
-def test_default_cell_is_the_default_python_with_its_newest_numpy():
-    cell = bisect_cli.choose_cell(None, None)
-    newest = [c for c in matrix.all_cells() if c.python == matrix.DEFAULT_PYTHON][-1]
-    assert cell == newest and cell.python == matrix.DEFAULT_PYTHON
-
-
-def test_cell_venv_installs_dependencies_once_and_the_package_without_them(tmp_path):
-    cell = matrix.cell_by_name(CELL)
-    deps = bisect_env.deps_command(tmp_path, bisect_env.requirements(cell), uv=None)
-    assert f"numpy=={cell.numpy_pin}" in deps and "--only-binary" in deps
-    package = bisect_env.package_command(tmp_path, uv="uv")
-    assert "--no-deps" in package and package[-1] == "-e"
-    assert not any(req.startswith("numpy") for req in package)
-
-
-def test_the_stdlib_bisect_is_not_shadowed_when_tools_is_first_on_the_path():
-    code = "import sys; sys.path.insert(0, 'tools'); import random, bisect; print(bisect.__file__, random.random())"
-    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
-    assert "tools" not in done.stdout.split()[0]
-
-
 def test_worktree_is_removed_even_when_interrupted(history):
     repo = history["repo"]
     before = git(repo, "worktree", "list", "--porcelain")
-    with pytest.raises(KeyboardInterrupt), bisect_git.temporary_worktree(repo, history["good"]) as worktree:
+    with pytest.raises(KeyboardInterrupt), temporary_worktree(repo, history["good"]) as worktree:
         assert (worktree / "notes.txt").is_file()
         raise KeyboardInterrupt
     assert not worktree.exists() and not worktree.parent.exists()
     assert git(repo, "worktree", "list", "--porcelain") == before
-
-
-def test_plan_without_report_failures_judges_what_fails_at_bad(tmp_path):
-    args = bisect_cli.parse_args(["--good", "x", "--module", "16"])
-    plan = bisect_cli.make_plan(args, None, bisect_cli.default_cell(), tmp_path / "r.json")
-    assert (plan.mode, plan.stage, plan.module, plan.targets) == ("chain", 16, 16, None)
-    with pytest.raises(bisect_cli.InputError, match="before the module exists"):
-        bisect_cli.make_plan(
-            bisect_cli.parse_args(["--good", "x", "--module", "9", "--stage", "3"]), None, plan.cell, tmp_path
-        )
-
-
-SHA_A, SHA_B = "a" * 40, "b" * 40
-
-
-def test_outcome_reads_what_git_bisect_concluded():
-    found = bisect_cli.outcome(["[bisect] step 1 ...", f"{SHA_A} is the first bad commit", "commit " + SHA_A], 0)
-    assert found == {"result": "found", "first_bad": SHA_A, "candidates": [SHA_A]}
-    skipped = [
-        "There are only 'skip'ped commits left to test.",
-        "The first bad commit could be any of:",
-        SHA_A,
-        SHA_B,
-        "We cannot bisect more!",
-    ]
-    assert bisect_cli.outcome(skipped, 1)["candidates"] == [SHA_A, SHA_B]
-    failed = bisect_cli.outcome(
-        ["[bisect] judge error: JudgeError: imported another tinytorch", "bisect run failed:"], 1
-    )
-    assert failed["result"] == "failed" and "exited 1" in failed["error"]
-
-
-def test_the_stand_alone_judge_imports_only_the_standard_library_and_the_contract(tmp_path):
-    """bisect_cli copies the judge and contract.py beside each other; nothing else may be needed."""
-    import shutil
-    import subprocess
-    import sys
-
-    from tools import bisect_cli
-
-    shutil.copyfile(bisect_cli.JUDGE, tmp_path / "bisect_judge.py")
-    shutil.copyfile(bisect_cli.CONTRACT, tmp_path / "contract.py")
-    probe = (
-        "import sys; before = set(sys.modules); import bisect_judge; bisect_judge._run_with_timeout(); "
-        "new = {m.split('.')[0] for m in set(sys.modules) - before}; "
-        "print(sorted(m for m in new if m not in sys.stdlib_module_names and m not in ('bisect_judge', 'contract')))"
-    )
-    done = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, check=True)
-    assert done.stdout.strip() == "[]", done.stdout

@@ -4,13 +4,12 @@ Everything that changes state happens in a separate worktree (``git worktree add
 temporary folder): its HEAD, its index and its bisect refs are its own, so the user's checkout, index,
 stash and any bisect of their own are never touched. The one trace in the shared ``.git`` is the
 worktree's administrative entry, which :func:`temporary_worktree` removes again, also on Ctrl-C or
-SIGTERM (the children run in their own session and are killed by process group first).
+SIGTERM (after the search has ended the judge's process groups: ``contract.Stop``).
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
 import signal
 import subprocess
@@ -18,20 +17,23 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
+from tools.harness import HarnessError, UsageError
 
-class GitError(Exception):
-    """A git question with a bad answer for the user (unknown ref, unrelated refs): the message says which."""
+TIMEOUT = 600.0  # seconds one git command may take (a checkout runs the repository's hooks)
 
 
-class Interrupted(Exception):
-    """SIGTERM or SIGHUP arrived; raised like KeyboardInterrupt so every ``finally`` cleans up."""
+class GitError(HarnessError):
+    """A git command failed past the argument checks (the message gives git's own words): exit 1."""
 
 
 def git(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """``git -C repo ARGS``, captured; a failure (with ``check``) or a time-out is a :class:`GitError`."""
     # --no-optional-locks: even `git status` must not refresh the user's index behind their back.
-    done = subprocess.run(
-        ["git", "--no-optional-locks", "-C", str(repo), *args], capture_output=True, text=True, check=False
-    )
+    command = ["git", "--no-optional-locks", "-C", str(repo), *args]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, check=False, timeout=TIMEOUT)
+    except subprocess.TimeoutExpired:
+        raise GitError(f"git {' '.join(args)} did not finish within {TIMEOUT:.0f} s") from None
     if check and done.returncode != 0:
         raise GitError(f"git {' '.join(args)} failed: {(done.stderr or done.stdout).strip() or done.returncode}")
     return done
@@ -40,7 +42,7 @@ def git(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProce
 def toplevel(path: Path) -> Path:
     done = git(path, "rev-parse", "--show-toplevel", check=False)
     if done.returncode != 0:
-        raise GitError(f"{path} is not inside a git repository (bisect searches its history)")
+        raise UsageError(f"--repo {path}: not inside a git repository (bisect searches its history)")
     return Path(done.stdout.strip())
 
 
@@ -48,7 +50,7 @@ def resolve(repo: Path, ref: str, option: str) -> str:
     """The full sha of ``ref``; a clear error naming the option if it is no commit."""
     done = git(repo, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}", check=False)
     if done.returncode != 0 or not done.stdout.strip():
-        raise GitError(f"{option} {ref!r} is not a commit of {repo} (see `git log --oneline`)")
+        raise UsageError(f"{option} {ref!r} is not a commit of {repo} (see `git log --oneline`)")
     return done.stdout.strip()
 
 
@@ -77,61 +79,6 @@ def worktree_registered(repo: Path, worktree: Path) -> bool:
 
 def is_dirty(repo: Path) -> bool:
     return bool(git(repo, "status", "--porcelain", "--untracked-files=no").stdout.strip())
-
-
-# ------------------------------------------------------------------------------- child processes
-def _kill_group(proc: subprocess.Popen, grace: float = 5.0) -> None:
-    """Stop a child started with ``start_new_session`` and everything it started (its process group)."""
-    if proc.poll() is not None:
-        return
-    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, grace)):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, sig)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=wait)
-            return
-
-
-def stream(command: list[str], cwd: Path, on_line) -> int:
-    """Run ``command`` in its own session, handing each output line to ``on_line``; its exit status.
-
-    Its own session: a Ctrl-C reaches only us, and we stop the whole group before cleaning up, so no
-    judge is left writing into a worktree being removed.
-    """
-    proc = subprocess.Popen(
-        command,
-        cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        text=True,
-        errors="replace",
-        start_new_session=True,
-    )
-    try:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            on_line(line.rstrip("\n"))
-        return proc.wait()
-    finally:
-        _kill_group(proc)
-        if proc.stdout is not None:
-            proc.stdout.close()
-
-
-@contextlib.contextmanager
-def signals_as_exceptions() -> Iterator[None]:
-    """SIGTERM/SIGHUP raise :class:`Interrupted` (SIGINT already raises KeyboardInterrupt) while inside."""
-
-    def handler(signum, _frame):
-        raise Interrupted(signal.Signals(signum).name)
-
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGHUP)}
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
 
 
 @contextlib.contextmanager
