@@ -232,7 +232,9 @@ class Stop:
 
     @contextlib.contextmanager
     def installed(self) -> Iterator[Stop]:
-        """These signals go to :meth:`handle` inside; the previous handlers come back on the way out."""
+        """These signals go to :meth:`handle` inside; the previous handlers come back on the way out. Each
+        installation starts with no signal seen (a runner used twice in one process is not stopped twice)."""
+        self.signum, self._asked = None, None
         previous = {sig: signal.signal(sig, self.handle) for sig in self.SIGNALS}
         try:
             yield self

@@ -34,7 +34,7 @@ from typing import Iterable, Sequence
 from tinytorch.registry import LAST_STAGE
 from tools.harness import CLASSIFICATIONS, ExitCode, UsageError, unwritable_folder
 from tools.mutants.catalogue import AREAS, LAYERING, MUTANTS, Mutant
-from tools.mutants.engine import Runner, run_chain, run_one
+from tools.mutants.engine import STOP, Runner, run_chain, run_one
 from tools.mutants.results import expectation_text, format_table, list_text, summary_line, write_results
 from tools.mutants.reuse_check import check_reuse
 from tools.mutants.verdict import Outcome
@@ -166,14 +166,15 @@ def main(argv: list[str] | None = None, runner: Runner = run_chain, mutants: Seq
         return ExitCode.RED
     selected = by_name(args.names, mutants) if args.names else list(mutants)
     start = time.monotonic()
-    temp = Path(tempfile.mkdtemp(prefix="tinytorch-mutants-"))
-    try:
-        return _run(args, selected, runner, temp, start)
-    finally:
-        if args.keep_temp:
-            _progress(f"temporary copies kept in {temp}")
-        else:
-            shutil.rmtree(temp, ignore_errors=True)
+    with STOP.installed():  # SIGTERM / Ctrl-C: the running chain ends first, then the copies go
+        temp = Path(tempfile.mkdtemp(prefix="tinytorch-mutants-"))
+        try:
+            return _run(args, selected, runner, temp, start)
+        finally:
+            if args.keep_temp:
+                _progress(f"temporary copies kept in {temp}")
+            else:
+                shutil.rmtree(temp, ignore_errors=True)
 
 
 def _run(args: argparse.Namespace, selected: list[Mutant], runner: Runner, temp: Path, start: float) -> int:

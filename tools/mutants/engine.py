@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from tools.harness import WriteError, run_with_timeout
+from tools.harness import Interrupted, Stop, WriteError
 from tools.mutants.catalogue import Mutant
 from tools.mutants.verdict import Outcome, judge, read_report
 from tools.mutants.workspace import apply_mutant, copy_any
@@ -46,13 +46,19 @@ class ChainRun:
 
 Runner = Callable[..., ChainRun]
 
+GRACE = 30.0  # seconds a chain gets, after SIGTERM/Ctrl-C, to end its own stage process groups
+# The run's signal handling (cli.main installs it): a signal during a chain asks it to stop, then kills it
+# ``GRACE`` seconds later; the run then ends as ``Interrupted`` (exit 130/143), its temporary copies removed.
+STOP = Stop(Interrupted, GRACE)
+
 
 def _run_logged(command: list[str], cwd: Path, log: Path, verbose: bool, timeout: float) -> int:
     """Run ``command`` with its output appended to ``log``; killed with its whole process group at the
-    time-out, even when it prints nothing (``subprocess.TimeoutExpired`` then)."""
+    time-out, even when it prints nothing (``subprocess.TimeoutExpired`` then), or ended by a signal to this
+    run (``Interrupted``, raised once the child is gone)."""
     with open(log, "a", encoding="utf-8") as handle:
         handle.write(f"$ {' '.join(command)}\n")
-    done = run_with_timeout(command, timeout=timeout, output=log, cwd=cwd, append=True)
+    done = STOP.run(command, timeout=timeout, output=log, cwd=cwd, append=True)
     if verbose:
         sys.stderr.write(log.read_text(encoding="utf-8", errors="replace"))
     if done.timed_out:

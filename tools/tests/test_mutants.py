@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -488,6 +491,33 @@ def test_a_silent_hung_chain_is_killed_at_the_time_out_and_reads_error(tmp_path,
     while not _gone(grandchild) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert _gone(grandchild), "the chain's own subprocess survived the time-out"
+
+
+def test_a_sigterm_ends_the_running_chain_first_then_the_run_exits_143_with_its_copies_gone(tmp_path, monkeypatch):
+    """SIGTERM during a mutant's chain: the chain (and its own child) end, the temporary copies are removed,
+    and the run ends as interrupted (143), not as a verdict — well before the stage time-out."""
+    repo = _tree(tmp_path)
+    _write(repo, mt.engine.CHAIN, FAKE_CHAIN)
+    pid_file = tmp_path / "grandchild.pid"
+    monkeypatch.setenv("FAKE_CHAIN_PID", str(pid_file))
+    temps = tmp_path / "tmp"
+    temps.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temps))
+    argv = ["early", "--no-control", "--stage-timeout", "60", "--root", str(repo), "--out", str(tmp_path / "out")]
+    timer = threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGTERM))
+    timer.start()
+    started = time.monotonic()
+    try:
+        assert _exit(argv, mutants=CATALOGUE) == 143
+    finally:
+        timer.cancel()
+    assert time.monotonic() - started < 20
+    assert list(temps.iterdir()) == []
+    grandchild = int(pid_file.read_text(encoding="utf-8"))
+    deadline = time.monotonic() + 2
+    while not _gone(grandchild) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _gone(grandchild), "the chain's own subprocess survived the stop"
 
 
 def test_an_unwritable_mutants_json_fails_the_run_in_one_line(tmp_path, capsys):
