@@ -49,6 +49,8 @@ from typing import Callable
 
 import numpy as np
 
+from regression.common import ENV_STAGE  # the chain's one name for it; imports nothing of tinytorch
+
 VARIANTS = ("fp32", "int8")  # the default of every zoo test
 EXTRA_VARIANTS = ("int8static", "int8tensor")
 ALL_VARIANTS = VARIANTS + EXTRA_VARIANTS
@@ -56,8 +58,8 @@ QUANTIZED_VARIANTS = ("int8",) + EXTRA_VARIANTS
 
 
 def current_stage() -> int:
-    """The chain sets TINYTORCH_STAGE; a plain test run is the full framework (stage 16)."""
-    return int(os.environ.get("TINYTORCH_STAGE", "16"))
+    """The chain sets the stage (``common.ENV_STAGE``); a plain test run is the full framework (stage 16)."""
+    return int(os.environ.get(ENV_STAGE, "16"))
 
 
 @dataclass(frozen=True)

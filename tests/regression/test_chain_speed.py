@@ -14,6 +14,7 @@ import pytest
 
 from regression.conftest import build_tree, chain_env, start_chain
 from regression.contract import run_with_timeout, tail_text
+from regression.schema import StageResult
 from regression.stage_store import StageStore
 
 # Stage 02 is red; 03 and 04 are green but slow: --first-red must not wait for them.
@@ -24,6 +25,9 @@ TREE = {
     "tests/modules/03_layers/test_slow.py": "import time\n\ndef test_slow():\n    time.sleep(30)\n",
     "tests/modules/04_losses/test_four.py": "def test_ok():\n    assert True\n",
 }
+GREEN_RESULT = StageResult(
+    stage=1, collected=1, passed=1, failed=0, errors=0, collect_errors=0, skipped=0, xfailed=0, red=False
+)
 GREEN = {
     "pytest.ini": "[pytest]\npython_files = test_*.py\n",
     "tests/modules/01_tensor/test_ok.py": "def test_one():\n    assert True\n",
@@ -81,7 +85,7 @@ def test_the_store_stays_within_its_bound_dropping_the_least_recently_used(tmp_p
     for key in ("01", "02", "03"):
         data = tmp_path / f"{key}.log"
         data.write_text("x" * 600)
-        store.save("c", key, "d", {}, {"red": False}, {"stage.log": data}, None)
+        store.save("c", key, "d", {}, GREEN_RESULT, {"stage.log": data}, None)
         time.sleep(0.02)
     assert store.prune() >= 1
     assert not list((tmp_path / "store" / "c" / "01").glob("*/entry.json"))
