@@ -48,7 +48,6 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
-
 from regression.common import ENV_STAGE  # the chain's one name for it; imports nothing of tinytorch
 
 VARIANTS = ("fp32", "int8")  # the default of every zoo test
@@ -390,8 +389,8 @@ def build_case(entry: ZooEntry, variant: str, seed: int = 0) -> ZooCase:
 
     Each (entry, variant, seed) is built once per process and every call gets a deep copy of it, with
     NumPy's global RNG left where the build left it: exactly what a rebuild would give (builds are
-    seeded), at a fraction of the cost (a calibrated GPT takes ~0.1 s to build, ~2 ms to copy). The
-    chain runs each stage in a fresh interpreter, so every stage still builds (and so checks) each
+    seeded), at a fraction of the cost (a copy is far cheaper than building and calibrating a model).
+    The chain runs each stage in a fresh interpreter, so every stage still builds (and so checks) each
     model it uses for real.
     """
     if variant not in ALL_VARIANTS:

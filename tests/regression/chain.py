@@ -40,7 +40,7 @@ from regression.exits import ExitCode, Interrupted, UsageError, WriteError, run_
 from regression.out_lock import FolderBusy, exclusive  # noqa: E402
 from regression.progress import ENV_PROGRESS, Progress  # noqa: E402, F401  (re-exported for the tests)
 from regression.publish import cell_header, drop_stale_coverage, make_work_folder, publish, write_skipped  # noqa: E402
-from regression.reuse import Reuse  # noqa: E402
+from regression.reuse import NO_REUSE, Reuse  # noqa: E402
 from regression.scheduler import install_signal_handlers, run_chain  # noqa: E402
 from regression.schema import CellRun  # noqa: E402
 from regression.stage import Context, StagePlan, build_command, build_env, plan  # noqa: E402, F401  (the tests')
@@ -93,7 +93,7 @@ def run_and_publish(args: argparse.Namespace, argv, plans: list[StagePlan], ctx:
     if ctx.coverage:
         (out / "coverage").mkdir(exist_ok=True)
     commit = git_head(root)
-    store = None if args.reuse == "none" else StageStore.for_root(root, args.store)
+    store = None if args.reuse == NO_REUSE else StageStore.for_root(root, args.store)
     reuse = Reuse(store, args.reuse, Hashes(root), commit)
     header = cell_header(args.cell)
     started = time.perf_counter()

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from regression.common import first_line, parse_stages, unwritable_folder
 from regression.exits import UsageError
-from regression.reuse import REUSE_MODES
+from regression.reuse import NO_REUSE, REUSE_ANY, REUSE_MODES
 from regression.stage import ENTRY, Context, StagePlan, plan
 from regression.stage_store import StageStore
 from tinytorch.registry import LAST_STAGE
@@ -70,11 +70,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--reuse",
         choices=REUSE_MODES,
-        default="any",
+        default=REUSE_ANY,
         help="reuse stored stage results whose inputs are identical: any (default), same-commit (only results "
         "recorded at this commit), none",
     )
-    parser.add_argument("--no-reuse", dest="reuse", action="store_const", const="none", help="= --reuse none")
+    parser.add_argument("--no-reuse", dest="reuse", action="store_const", const=NO_REUSE, help="= --reuse none")
     parser.add_argument("--store", type=Path, default=None, help="stage result store (default: ROOT/.regression-cache)")
     parser.add_argument(
         "--no-wait",
@@ -177,7 +177,7 @@ def validate(args: argparse.Namespace) -> tuple[list[StagePlan], Context]:
         autoload=args.plugin_autoload,
         pytest_args=list(args.pytest_args),
         traced_after=traced_after(plans),
-        record_inputs=args.reuse != "none",
+        record_inputs=args.reuse != NO_REUSE,
         # Bytecode beside the stage store: shared by every cell and run of this checkout (each .pyc is
         # named for its interpreter and pytest version), so a new --out folder does not recompile.
         pycache=StageStore.for_root(root).folder / "pycache",  # not --store's: a new store needs no recompile

@@ -64,11 +64,11 @@ def file_of(nodeid: str) -> str:
 
 
 def zoo_param(nodeid: str) -> tuple[str | None, str]:
-    """(model name, variant) parsed from a ``zoo_model`` parameter id, else (None, "none")."""
+    """(model name, variant) parsed from a ``zoo_model`` parameter id, else (None, ``Variant.NONE``)."""
     if "[" not in nodeid:
-        return None, "none"
+        return None, Variant.NONE
     match = _ZOO_PARAM.search(nodeid, nodeid.index("["))
-    return (match.group(1), match.group(2)) if match else (None, "none")
+    return (match.group(1), match.group(2)) if match else (None, Variant.NONE)
 
 
 def is_int8(variant: str | None) -> bool:

@@ -15,7 +15,8 @@ from regression.stage import Context, StagePlan, coverage_file, inputs_path, sta
 from regression.stage_run import StageRun, run_stage
 from regression.stage_store import Hashes, Hit, StageStore, environment_digest, fixed_inputs
 
-REUSE_MODES = ("any", "same-commit", "none")
+REUSE_ANY, REUSE_SAME_COMMIT, NO_REUSE = "any", "same-commit", "none"  # --reuse
+REUSE_MODES = (REUSE_ANY, REUSE_SAME_COMMIT, NO_REUSE)
 ANY_CELL = "any-cell"
 
 
@@ -56,8 +57,8 @@ def execute(ctx: Context, stage_plan: StagePlan, reuse: Reuse, cancelled=None) -
     folders = [spec(n).test_folder for n in stage_plan.modules]
     fixed = fixed_inputs(ctx.root, folders)
     digest = environment_digest(stage_material(ctx, stage_plan), dict(os.environ))
-    for_commit = reuse.commit if reuse.mode == "same-commit" else None
-    if reuse.mode != "none" and not (reuse.mode == "same-commit" and reuse.commit is None):
+    for_commit = reuse.commit if reuse.mode == REUSE_SAME_COMMIT else None
+    if reuse.mode != NO_REUSE and not (reuse.mode == REUSE_SAME_COMMIT and reuse.commit is None):
         hit = reuse.store.lookup(store_cell(ctx), stage_plan.key, digest, reuse.hashes, fixed, for_commit)
         if hit is not None:
             return _restore(ctx, stage_plan, hit)
