@@ -77,7 +77,7 @@ def _run_cell(session: nox.Session, numpy: str, cell_list: list[matrix.Cell]) ->
     session.run("python", CHAIN, *args, "--check-only", silent=True)  # a bad argument: exit 2, nothing touched
     cells.reset_cell(cells.reports_root(), cell)
     place = f"{cell_list.index(cell) + 1}/{len(cell_list)}" if cell in cell_list else ""
-    session.run("python", CHAIN, *args, env={"TINYTORCH_PROGRESS": place})
+    session.run("python", CHAIN, *args, env={cells.ENV_PROGRESS: place})
 
 
 @nox.session(tags=["regression"])

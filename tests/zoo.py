@@ -48,6 +48,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
+from regression.common import ENV_STAGE  # the chain's one name for it; imports nothing of tinytorch
 
 VARIANTS = ("fp32", "int8")  # the default of every zoo test
 EXTRA_VARIANTS = ("int8static", "int8tensor")
@@ -56,8 +57,8 @@ QUANTIZED_VARIANTS = ("int8",) + EXTRA_VARIANTS
 
 
 def current_stage() -> int:
-    """The chain sets TINYTORCH_STAGE; a plain test run is the full framework (stage 16)."""
-    return int(os.environ.get("TINYTORCH_STAGE", "16"))
+    """The chain sets the stage (``common.ENV_STAGE``); a plain test run is the full framework (stage 16)."""
+    return int(os.environ.get(ENV_STAGE, "16"))
 
 
 @dataclass(frozen=True)
@@ -388,8 +389,8 @@ def build_case(entry: ZooEntry, variant: str, seed: int = 0) -> ZooCase:
 
     Each (entry, variant, seed) is built once per process and every call gets a deep copy of it, with
     NumPy's global RNG left where the build left it: exactly what a rebuild would give (builds are
-    seeded), at a fraction of the cost (a calibrated GPT takes ~0.1 s to build, ~2 ms to copy). The
-    chain runs each stage in a fresh interpreter, so every stage still builds (and so checks) each
+    seeded), at a fraction of the cost (a copy is far cheaper than building and calibrating a model).
+    The chain runs each stage in a fresh interpreter, so every stage still builds (and so checks) each
     model it uses for real.
     """
     if variant not in ALL_VARIANTS:

@@ -2,7 +2,7 @@
 
 Layout under the reports root (``reports/``, or ``reports/signoff/`` for the release check):
 
-    cells/<cell>/        tests/regression/chain.py output: stages.json, the records-*.jsonl it names, logs/, coverage/
+    cells/<cell>/        tests/regression/chain.py output: stages.json, the records-<stamp>.jsonl it names, logs/, …
     coverage/            tools/coverage_report.py output: .coverage, html/, coverage.json, modules.json
     regression.{json,md,html}   tests/regression/report.py output
 """
@@ -15,7 +15,7 @@ import shutil
 from pathlib import Path
 
 from tools import matrix
-from tools.harness import check_version, schema
+from tools.harness import ENV_PROGRESS, ENV_STORE, ENV_STORE_MAX_MB, check_version, schema
 from tools.interpreters import Interpreter, missing_reason
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -32,8 +32,8 @@ ENV_CHAIN_ARGS = "TINYTORCH_CHAIN_ARGS"
 """Extra ``chain.py`` arguments for every cell of a multi-session run, where posargs would reach every
 session: ``TINYTORCH_CHAIN_ARGS="--upto 9" nox``."""
 RUN_SETTINGS = (
-    *(ENV_REPORTS, ENV_NO_REPORT, ENV_FROM_ARTIFACTS, ENV_REPORT_ARGS, ENV_CHAIN_ARGS, "TINYTORCH_PROGRESS"),
-    *("TINYTORCH_REGRESSION_STORE", "TINYTORCH_REGRESSION_STORE_MAX_MB"),  # the stage store (stage_store.py)
+    *(ENV_REPORTS, ENV_NO_REPORT, ENV_FROM_ARTIFACTS, ENV_REPORT_ARGS, ENV_CHAIN_ARGS, ENV_PROGRESS),
+    *(ENV_STORE, ENV_STORE_MAX_MB),  # the stage store (stage_store.py)
 )
 """What an outer run (``signoff``, CI, a user's shell) sets for its own cells and report. The test suite
 must never see them: under ``signoff`` the reports root is ``reports/signoff``, and a test that runs the

@@ -1,7 +1,8 @@
 """The one place the tools reach the regression harness (the package ``regression`` under ``tests/``): its
 shared contract (``contract.py``: the words, child processes; ``exits.py``: errors and exit codes), the typed
-file formats (``schema``), the atomic writes, the records reader and the output-folder check of ``common.py``,
-and the report's loader and analysis for a tool that classifies a run's records as the report would."""
+file formats (``schema``), of ``common.py`` the atomic writes, the records reader, the output-folder check and
+the names of the environment variables the chain reads, and the report's loader and analysis for a tool that
+classifies a run's records as the report would."""
 
 from __future__ import annotations
 
@@ -14,7 +15,15 @@ if _TESTS not in sys.path:
 
 from regression import schema  # noqa: E402  (the typed file formats: schema.Report, schema.CellRun, …)
 from regression.analysis import build_report  # noqa: E402
-from regression.common import read_jsonl, unwritable_folder, write_json, write_text_atomic  # noqa: E402
+from regression.common import (  # noqa: E402
+    ENV_PROGRESS,
+    ENV_STORE,
+    ENV_STORE_MAX_MB,
+    read_jsonl,
+    unwritable_folder,
+    write_json,
+    write_text_atomic,
+)
 from regression.contract import CLASSIFICATIONS, Classification, Finished, Stop, run_with_timeout  # noqa: E402
 from regression.exits import (  # noqa: E402
     ExitCode,
@@ -31,6 +40,9 @@ from regression.schema import check_version, current  # noqa: E402
 
 __all__ = [
     "CLASSIFICATIONS",
+    "ENV_PROGRESS",
+    "ENV_STORE",
+    "ENV_STORE_MAX_MB",
     "Classification",
     "ExitCode",
     "Finished",

@@ -17,11 +17,18 @@ from typing import Iterable, Iterator
 
 from regression.contract import Outcome, Pairing, Variant
 
-# Environment variables the chain sets for each stage's pytest process.
-ENV_STAGE = "TINYTORCH_STAGE"  # also read by tests/zoo.py
+# Environment variables the chain sets for each stage's pytest process (every reader imports them from here).
+ENV_STAGE = "TINYTORCH_STAGE"  # guard.py, records.py, tests/zoo.py: the stage number
 ENV_CELL = "TINYTORCH_CELL"
-ENV_RECORDS = "TINYTORCH_RECORDS"
+ENV_RECORDS = "TINYTORCH_RECORDS"  # records.py: the JSON-lines file the stage writes
 ENV_TRACE_AFTER = "TINYTORCH_TRACE_AFTER"  # trace_once.py: cases new above this stage are traced
+ENV_COVERAGE_CONTEXT = "TINYTORCH_COVERAGE_CONTEXT"  # coverage.toml's static context: <cell>@stage<KK>
+ENV_INPUTS = "TINYTORCH_INPUTS"  # inputs.py: where the stage says which files it read
+ENV_INPUTS_EXCLUDE = "TINYTORCH_INPUTS_EXCLUDE"  # inputs.py: the chain's own output folder, never an input
+# ... and the ones the chain itself reads.
+ENV_PROGRESS = "TINYTORCH_PROGRESS"  # "3/10": this cell's place in the whole run (set by the noxfile)
+ENV_STORE = "TINYTORCH_REGRESSION_STORE"  # stage_store.py: the stage result store's folder
+ENV_STORE_MAX_MB = "TINYTORCH_REGRESSION_STORE_MAX_MB"  # its size bound
 
 # The words of the records (contract.py defines them once). Model variants of the zoo: the float model and
 # its int8 twins (weight-only per-channel "int8", the default twin; "int8static" with calibrated static
@@ -57,11 +64,11 @@ def file_of(nodeid: str) -> str:
 
 
 def zoo_param(nodeid: str) -> tuple[str | None, str]:
-    """(model name, variant) parsed from a ``zoo_model`` parameter id, else (None, "none")."""
+    """(model name, variant) parsed from a ``zoo_model`` parameter id, else (None, ``Variant.NONE``)."""
     if "[" not in nodeid:
-        return None, "none"
+        return None, Variant.NONE
     match = _ZOO_PARAM.search(nodeid, nodeid.index("["))
-    return (match.group(1), match.group(2)) if match else (None, "none")
+    return (match.group(1), match.group(2)) if match else (None, Variant.NONE)
 
 
 def is_int8(variant: str | None) -> bool:
@@ -179,6 +186,16 @@ def violation_text(violation: dict) -> str:
     """One line for a recorded violation: ``LayeringError: …`` for a refused import, ``RegistryPatch: …``."""
     kind = "RegistryPatch" if violation.get("kind") == "patch" else "LayeringError"
     return f"{kind}: {violation.get('message', '')}"
+
+
+def installed_version(name: str) -> str | None:
+    """The version of an installed distribution (``importlib.metadata``), None when it is not installed."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return None
 
 
 def git_head(root: Path) -> str | None:

@@ -55,10 +55,11 @@ class WriteError(HarnessError):
 
 
 class Interrupted(HarnessError):
-    """The run got SIGTERM or Ctrl-C; every stage's process group was ended, nothing was published."""
+    """The run got SIGTERM or Ctrl-C; every stage's process group was ended, nothing was published. A
+    command may say what it kept in ``message``; the exit code follows the signal."""
 
-    def __init__(self, signum: int):
-        super().__init__(f"interrupted by {signal.Signals(signum).name}; nothing was published")
+    def __init__(self, signum: int, message: str | None = None):
+        super().__init__(message or f"interrupted by {signal.Signals(signum).name}; nothing was published")
         self.signum = signum
         self.exit_code = ExitCode.TERMINATED if signum == signal.SIGTERM else ExitCode.INTERRUPTED
 

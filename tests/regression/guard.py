@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Sequence
 import pytest
 
 from regression.common import ENV_STAGE
-from regression.patches import GlobalState, ImportWatch, RegistrySnapshot
+from regression.patches import RegistrySnapshot
+from regression.state_watch import GlobalState, ImportWatch
 
 if TYPE_CHECKING:
     from tinytorch.registry import ModuleSpec
@@ -137,7 +138,7 @@ class GuardPlugin:
     def __init__(self, guard: Guard):
         self.guard = guard
         self.snapshot = RegistrySnapshot(guard.stage)
-        # Module-level and NumPy state: compared right around each tinytorch import (patches.ImportWatch).
+        # Module-level and NumPy state: compared right around each tinytorch import (state_watch.ImportWatch).
         self.imports = ImportWatch(GlobalState(guard.stage), self.guard.violations.extend, self._where)
 
     def _where(self) -> tuple[str, str]:

@@ -13,8 +13,8 @@ import json
 import os
 import sys
 
-ENV_INPUTS = "TINYTORCH_INPUTS"
-ENV_EXCLUDE = "TINYTORCH_INPUTS_EXCLUDE"
+from regression.common import ENV_INPUTS, ENV_INPUTS_EXCLUDE
+
 _SKIPPED_PARTS = ("__pycache__", ".pycache", ".git", ".nox", ".regression-cache", ".hypothesis")
 
 
@@ -56,7 +56,7 @@ def pytest_load_initial_conftests(early_config, parser, args):
     global _LOG
     target = os.environ.get(ENV_INPUTS)
     if target and _LOG is None:
-        _LOG = InputLog(str(early_config.rootpath), [os.environ.get(ENV_EXCLUDE, "")])
+        _LOG = InputLog(str(early_config.rootpath), [os.environ.get(ENV_INPUTS_EXCLUDE, "")])
         sys.addaudithook(_LOG.audit)  # an audit hook cannot be removed: it lives as long as the stage
 
 

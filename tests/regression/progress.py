@@ -9,10 +9,11 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from regression.stage import StagePlan
+from regression.common import ENV_PROGRESS
 
-ENV_PROGRESS = "TINYTORCH_PROGRESS"  # "3/10": this cell's place in the whole run (set by the noxfile)
+if TYPE_CHECKING:
+    from regression.schema import StageResult
+    from regression.stage import StagePlan
 
 
 class Progress:
@@ -42,17 +43,17 @@ class Progress:
         with self.lock:
             print(f"[{self.prefix}] {text}", file=sys.stderr, flush=True)
 
-    def finished(self, stage_plan: StagePlan, result: dict) -> None:
+    def finished(self, stage_plan: StagePlan, result: StageResult) -> None:
         self.done += 1
         self.weight_done += self.weights.get(stage_plan.key, 1)
-        verdict = "RED" if result["red"] else "ok "
-        if result.get("reused"):
+        verdict = "RED" if result.red else "ok "
+        if result.reused:
             verdict += " (reused)"
-        failed = result["failed"] + result["errors"] + result["collect_errors"]
+        failed = result.failed + result.errors + result.collect_errors
         line = (
-            f"{stage_plan.label:<26} {verdict} {result['seconds']:6.1f} s, {result['passed']} passed, {failed} failed"
+            f"{stage_plan.label:<26} {verdict} {result.seconds:6.1f} s, {result.passed} passed, {failed} failed"
             f"  (stage {self.done}/{self.total} done, elapsed {self.elapsed():.1f} s{self.left()})"
         )
-        if result["problems"]:
-            line += f"  - {result['problems'][0]['message']}"
+        if result.problems:
+            line += f"  - {result.problems[0].message}"
         self.say(line)

@@ -20,7 +20,7 @@ import uuid
 from pathlib import Path
 
 from regression.common import safe_name, write_json, write_jsonl
-from regression.schema import current
+from regression.schema import CellRun, current
 
 _RUN_FOLDER = re.compile(r"^\.run-(\d+)-[0-9a-f]+$")
 
@@ -57,7 +57,7 @@ def drop_stale_coverage(out: Path, cell: str, keys: set[str]) -> None:
             path.unlink(missing_ok=True)
 
 
-def publish(out: Path, header: dict, records: list[dict], work: Path | None = None) -> None:
+def publish(out: Path, header: CellRun, records: list[dict], work: Path | None = None) -> None:
     """Records under a new name, the new logs, then ``stages.json`` naming them (the commit point), then the
     old records and logs go. An ``OSError`` before the commit point leaves the previous result published."""
     name = f"records-{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%S%f}-{os.getpid()}.jsonl"
@@ -72,7 +72,7 @@ def publish(out: Path, header: dict, records: list[dict], work: Path | None = No
             old_logs = work / "logs-replaced"
             os.replace(out / "logs", old_logs)
         os.replace(work / "logs", out / "logs")
-    write_json(out / "stages.json", dict(header, records_file=name))
+    write_json(out / "stages.json", _header_json(header.replace(records_file=name)))
     for old in [*out.glob("records*.jsonl"), *out.glob(".records*.tmp")]:  # incl. a killed run's
         if old.name != name:
             old.unlink(missing_ok=True)
@@ -80,22 +80,30 @@ def publish(out: Path, header: dict, records: list[dict], work: Path | None = No
         shutil.rmtree(work, ignore_errors=True)
 
 
-def cell_header(cell: str, skipped: bool, reason: str | None) -> dict:
-    return {
-        "schema": current("stages.json"),
-        "cell": cell,
-        "skipped": skipped,
-        "skip_reason": reason,
-        "python": platform.python_version(),
-        "executable": sys.executable,
-        "started": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-    }
+def cell_header(cell: str) -> CellRun:
+    """The header of a cell that runs here: its name, this interpreter, now; the chain adds the rest."""
+    return CellRun(
+        cell=cell,
+        schema=current("stages.json"),
+        python=platform.python_version(),
+        executable=sys.executable,
+        started=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    )
+
+
+# A skipped cell ran nothing: its stages.json says what it is and why, and no facts of a run.
+_SKIPPED_FIELDS = ("schema", "cell", "skipped", "skip_reason", "python", "executable", "started")
+_SKIPPED_FIELDS += ("stages", "green", "seconds", "records_file")
+
+
+def _header_json(header: CellRun) -> dict:
+    data = header.to_json()
+    return {key: data[key] for key in _SKIPPED_FIELDS} if header.skipped else data
 
 
 def write_skipped(out: Path, cell: str, reason: str) -> int:
     work = make_work_folder(out)
-    header = cell_header(cell, True, reason)
-    header.update({"python": None, "executable": None, "stages": [], "green": None, "seconds": 0.0})
+    header = cell_header(cell).replace(skipped=True, skip_reason=reason, python=None, executable=None, seconds=0.0)
     publish(out, header, [], work)
     print(f"[{cell}] skipped: {reason}", file=sys.stderr)
     return 0

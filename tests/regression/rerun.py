@@ -14,39 +14,40 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from regression.common import FLAKY, read_jsonl, write_jsonl
-from regression.contract import Outcome
+from regression import record_io
+from regression.contract import PASS_OUTCOMES, Outcome, RecordKind
+from regression.schema import Record
 
 RERUN_OUTCOMES = frozenset({Outcome.FAILED, Outcome.ERROR})
 MAX_RERUN = 40
 
 
-def rerun_candidates(records: list[dict]) -> list[str]:
+def rerun_candidates(records: list[Record]) -> list[str]:
     failing = [
-        r["test_id"]
+        r.test_id
         for r in records
-        if r.get("kind") == "test" and r.get("outcome") in RERUN_OUTCOMES and not r.get("guard_violations")
+        if r.kind == RecordKind.TEST and r.outcome in RERUN_OUTCOMES and not r.guard_violations
     ]
     return failing if len(failing) <= MAX_RERUN else []
 
 
-def mark_flaky(records: list[dict], rerun: list[dict], log_name: str) -> list[str]:
-    """Turn each record whose test passed on the rerun into ``flaky``; returns their test ids."""
-    passed = {r["test_id"] for r in rerun if r.get("kind") == "test" and r.get("outcome") in ("passed", "xpassed")}
-    flaky = []
+def mark_flaky(records: list[Record], rerun: list[Record], log_name: str) -> tuple[list[Record], list[str]]:
+    """The records with each test that passed on the rerun turned ``flaky`` (its first outcome and the
+    rerun's log kept); and their test ids."""
+    passed = {r.test_id for r in rerun if r.kind == RecordKind.TEST and r.outcome in PASS_OUTCOMES}
+    marked, flaky = [], []
     for record in records:
-        if record.get("kind") == "test" and record.get("outcome") in RERUN_OUTCOMES and record["test_id"] in passed:
-            record["first_outcome"], record["outcome"] = record["outcome"], FLAKY
-            record["rerun_log"] = log_name
-            flaky.append(record["test_id"])
-    return flaky
+        if record.kind == RecordKind.TEST and record.outcome in RERUN_OUTCOMES and record.test_id in passed:
+            record = record.replace(outcome=Outcome.FLAKY, first_outcome=record.outcome, rerun_log=log_name)
+            flaky.append(record.test_id)
+        marked.append(record)
+    return marked, flaky
 
 
-def apply_rerun(records_path: Path, rerun_path: Path, log_name: str) -> list[str]:
-    """Fold a rerun's records into the stage's records file; returns the flaky test ids."""
-    records = list(read_jsonl(records_path))
-    rerun = list(read_jsonl(rerun_path)) if rerun_path.exists() else []
-    flaky = mark_flaky(records, rerun, log_name)
+def apply_rerun(records_path: Path, records: list[Record], rerun_path: Path, log_name: str):
+    """Fold a rerun's records into the stage's records (and its file): (the records, the flaky test ids)."""
+    rerun = record_io.load(rerun_path) if rerun_path.exists() else []
+    marked, flaky = mark_flaky(records, rerun, log_name)
     if flaky:
-        write_jsonl(records_path, records)
-    return flaky
+        record_io.write(records_path, marked)
+    return marked, flaky

@@ -8,11 +8,15 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from regression.common import read_jsonl, spec, write_jsonl
-from regression.stage import Context, StagePlan, coverage_file, inputs_path, run_stage, stage_paths
-from regression.stage_store import Hashes, StageStore, environment_digest, fixed_inputs
+from regression import record_io
+from regression.common import spec
+from regression.schema import Reused
+from regression.stage import Context, StagePlan, coverage_file, inputs_path, stage_paths
+from regression.stage_run import StageRun, run_stage
+from regression.stage_store import Hashes, Hit, StageStore, environment_digest, fixed_inputs
 
-REUSE_MODES = ("any", "same-commit", "none")
+REUSE_ANY, REUSE_SAME_COMMIT, NO_REUSE = "any", "same-commit", "none"  # --reuse
+REUSE_MODES = (REUSE_ANY, REUSE_SAME_COMMIT, NO_REUSE)
 ANY_CELL = "any-cell"
 
 
@@ -47,32 +51,31 @@ def store_cell(ctx: Context) -> str:
     return ctx.cell if ctx.coverage else ANY_CELL
 
 
-def execute(ctx: Context, stage_plan: StagePlan, reuse: Reuse, cancelled=None) -> dict:
+def execute(ctx: Context, stage_plan: StagePlan, reuse: Reuse, cancelled=None) -> StageRun:
     if reuse.store is None:
         return run_stage(ctx, stage_plan, cancelled)
     folders = [spec(n).test_folder for n in stage_plan.modules]
     fixed = fixed_inputs(ctx.root, folders)
     digest = environment_digest(stage_material(ctx, stage_plan), dict(os.environ))
-    for_commit = reuse.commit if reuse.mode == "same-commit" else None
-    if reuse.mode != "none" and not (reuse.mode == "same-commit" and reuse.commit is None):
+    for_commit = reuse.commit if reuse.mode == REUSE_SAME_COMMIT else None
+    if reuse.mode != NO_REUSE and not (reuse.mode == REUSE_SAME_COMMIT and reuse.commit is None):
         hit = reuse.store.lookup(store_cell(ctx), stage_plan.key, digest, reuse.hashes, fixed, for_commit)
         if hit is not None:
             return _restore(ctx, stage_plan, hit)
     for rel in fixed:  # hashed before the run: the content the stage runs with
         reuse.hashes.of(rel)
-    result = run_stage(ctx, stage_plan, cancelled)
-    if not (result.get("timed_out") or result.get("cancelled")):
+    run = run_stage(ctx, stage_plan, cancelled)
+    if not (run.result.timed_out or run.result.cancelled):
         read = _recorded_inputs(inputs_path(ctx, stage_plan))
         if read is not None:  # a stage that could not say what it read is never stored
             inputs = {rel: reuse.hashes.of(rel) for rel in sorted(set(fixed) | set(read))}
             records, log = stage_paths(ctx, stage_plan)
-            kept = {k: v for k, v in result.items() if k != "records_file"}
-            kept["cell"], kept["root"] = ctx.cell, str(ctx.root)
             files = {"records.jsonl": records, "stage.log": log}
             if ctx.coverage:
                 files["coverage.data"] = coverage_file(ctx, stage_plan)
-            reuse.store.save(store_cell(ctx), stage_plan.key, digest, inputs, kept, files, reuse.commit)
-    return result
+            ran_as = (ctx.cell, ctx.root)
+            reuse.store.save(store_cell(ctx), stage_plan.key, digest, inputs, run.result, files, reuse.commit, ran_as)
+    return run
 
 
 def _recorded_inputs(path: Path) -> list[str] | None:
@@ -83,27 +86,21 @@ def _recorded_inputs(path: Path) -> list[str] | None:
     return data if isinstance(data, list) and all(isinstance(x, str) for x in data) else None
 
 
-def _restore(ctx: Context, stage_plan: StagePlan, hit) -> dict:
+def _restore(ctx: Context, stage_plan: StagePlan, hit: Hit) -> StageRun:
     """The stored run's records, log and coverage data, put where this run's would go; marked reused."""
     records, log = stage_paths(ctx, stage_plan)
     for stored, target in (("records.jsonl", records), ("stage.log", log)):
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(hit.folder / stored, target)
-    if hit.result.get("cell") not in (None, ctx.cell):
-        relabelled = [dict(r, cell=ctx.cell) for r in read_jsonl(records)]
-        write_jsonl(records, relabelled)
+    if hit.cell not in (None, ctx.cell):
+        record_io.write(records, [r.replace(cell=ctx.cell) for r in record_io.load(records)])
     if ctx.coverage and (hit.folder / "coverage.data").exists():
         target = coverage_file(ctx, stage_plan)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(hit.folder / "coverage.data", target)
-    result = dict(hit.result)
-    result.pop("cell", None)
-    old_root = result.pop("root", None)
-    file = result.get("tinytorch_file")
-    if old_root and isinstance(file, str) and file.startswith(old_root + os.sep):
-        result["tinytorch_file"] = str(ctx.root) + file[len(old_root) :]  # the same checkout file, here
-    result["reused"] = {"commit": hit.commit, "date": hit.date, "seconds": result.get("seconds")}
-    result["seconds"] = 0.0
-    result["records_file"] = records
-    result["cancelled"] = False
-    return result
+    result = hit.result
+    file = result.tinytorch_file
+    if hit.root and file is not None and file.startswith(hit.root + os.sep):
+        result = result.replace(tinytorch_file=str(ctx.root) + file[len(hit.root) :])  # the same checkout file, here
+    reused = Reused(commit=hit.commit, date=hit.date, seconds=result.seconds)
+    return StageRun(result.replace(reused=reused, seconds=0.0, cancelled=False), records)

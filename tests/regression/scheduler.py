@@ -7,7 +7,7 @@ left out of the results, exactly as if it had not been asked for (the cell reads
 below it still finish: one of them may be red too, and the answer is the lowest red stage, so it is
 the same answer a full chain gives, whatever the timing.
 
-A SIGTERM or Ctrl-C ends every stage's process group and raises ``Interrupted``; nothing is published.
+A SIGTERM or Ctrl-C ends every stage's process group and raises ``exits.Interrupted``; nothing is published.
 """
 
 from __future__ import annotations
@@ -20,23 +20,13 @@ import sys
 import threading
 
 from regression.contract import RUNNING
+from regression.exits import Interrupted
 from regression.progress import Progress
 from regression.reuse import Reuse, execute
 from regression.stage import Context, StagePlan
+from regression.stage_run import StageRun
 
 HEARTBEAT_SECONDS = 15
-
-
-class Interrupted(Exception):
-    """The chain got SIGTERM or SIGINT: stages ended, nothing published."""
-
-    def __init__(self, signum: int):
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
-
-    @property
-    def exit_code(self) -> int:
-        return 128 + self.signum  # 143 for SIGTERM, 130 for Ctrl-C, as a shell reports them
 
 
 def _raise_interrupted(signum, frame):
@@ -63,8 +53,10 @@ class _Cutoff:
         return stage > self.stage
 
 
-def run_chain(ctx: Context, plans: list[StagePlan], jobs: int, reuse: Reuse, first_red: bool = False):
-    """Returns (results of the stages that count, in stage order; keys of the stages cancelled)."""
+def run_chain(
+    ctx: Context, plans: list[StagePlan], jobs: int, reuse: Reuse, first_red: bool = False
+) -> tuple[list[StageRun], list[str]]:
+    """Returns (the runs of the stages that count, in stage order; keys of the stages cancelled)."""
     progress = Progress(ctx.cell, plans)
     progress.say(
         f"{len(plans)} stage(s), {jobs} in parallel, python {platform.python_version()} ({sys.executable})"
@@ -83,7 +75,7 @@ def run_chain(ctx: Context, plans: list[StagePlan], jobs: int, reuse: Reuse, fir
         ordered = sorted(plans, key=lambda p: (p.stage, p.key))
     else:
         ordered = sorted(plans, key=lambda p: (-len(p.modules), -p.stage))
-    results: dict[str, dict] = {}
+    results: dict[str, StageRun] = {}
     pool = futures.ThreadPoolExecutor(max_workers=max(1, jobs))
     try:
         running = {pool.submit(work, p): p for p in ordered}
@@ -94,14 +86,14 @@ def run_chain(ctx: Context, plans: list[StagePlan], jobs: int, reuse: Reuse, fir
                 progress.say(f"... running stage(s) {', '.join(busy)} (elapsed {progress.elapsed():.0f} s)")
             for future in finished:
                 stage_plan = running.pop(future)
-                result = future.result()
-                if result is None or result.get("cancelled"):
+                run = future.result()
+                if run is None or run.result.cancelled:
                     continue
-                results[stage_plan.key] = result
-                if first_red and result["red"]:
+                results[stage_plan.key] = run
+                if first_red and run.result.red:
                     cutoff.lower_to(stage_plan.stage)
                 if not (first_red and cutoff.above(stage_plan.stage)):
-                    progress.finished(stage_plan, result)
+                    progress.finished(stage_plan, run.result)
     except BaseException:
         stopping.set()
         RUNNING.kill_all()

@@ -28,19 +28,19 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from regression.schema import current
+from regression.common import ENV_INPUTS, ENV_PROGRESS, ENV_RECORDS, ENV_STORE, ENV_STORE_MAX_MB
+from regression.schema import SchemaError, StageResult, current
 
-# The store is a cache: an entry of a version this build does not read is a miss (run the stage), never an error.
+# The store is a cache: an entry of a version this build does not read, or whose result does not have the
+# shape of a ``StageResult``, is a miss (run the stage), never an error.
 STORE_SCHEMA = current("entry.json")
 DEFAULT_MAX_MB = 1024
-ENV_STORE = "TINYTORCH_REGRESSION_STORE"
-ENV_STORE_MAX_MB = "TINYTORCH_REGRESSION_STORE_MAX_MB"
 
 # Environment variables that reach the tests and can change an outcome (prefixes and exact names).
 _ENV_PREFIXES = ("TINYTORCH_", "NPY_", "OPENBLAS_", "OMP_", "MKL_", "HYPOTHESIS", "PYTEST_", "COVERAGE_")
 _ENV_NAMES = ("PYTHONHASHSEED", "PYTHONPATH", "PYTHONWARNINGS", "PYTHONDEVMODE", "PYTHONOPTIMIZE", "LANG", "LC_ALL")
 # Set per run or per output folder: they say where things go, not what the tests do.
-_ENV_IGNORED = ("TINYTORCH_PROGRESS", "TINYTORCH_RECORDS", "TINYTORCH_INPUTS", "COVERAGE_FILE", ENV_STORE)
+_ENV_IGNORED = (ENV_PROGRESS, ENV_RECORDS, ENV_INPUTS, "COVERAGE_FILE", ENV_STORE)
 # Files every stage reads whatever it imports (besides its own test folders).
 _ALWAYS = ("conftest.py", "pyproject.toml", "coverage.toml", "setup.cfg", "pytest.ini", "tox.ini")
 _ALWAYS_DIRS = ("tests/data", "tests/regression")
@@ -106,7 +106,9 @@ def environment_digest(material: dict, env: dict) -> str:
 @dataclass(frozen=True)
 class Hit:
     folder: Path
-    result: dict
+    result: StageResult
+    cell: str | None  # the cell whose run stored it (its records carry that name)
+    root: str | None  # the checkout it ran in (its tinytorch_file is under it)
     commit: str | None
     date: str
 
@@ -139,15 +141,28 @@ class StageStore:
             if commit is not None and entry.get("commit") != commit:
                 continue
             inputs = entry.get("inputs", {})
-            if not set(fixed) <= set(inputs):
+            if not isinstance(inputs, dict) or not set(fixed) <= set(inputs):
                 continue  # a file was added to a test folder (or the harness) since
             if all(hashes.of(rel) == sha for rel, sha in inputs.items()):
-                _touch(folder)
-                return Hit(folder, entry["result"], entry.get("commit"), entry.get("date", "?"))
+                hit = _hit(folder, entry)
+                if hit is not None:
+                    _touch(folder)
+                    return hit
         return None
 
-    def save(self, cell, key, digest, inputs: dict, result: dict, files: dict[str, Path], commit) -> None:
-        """Keep one stage run: written to a temporary folder of this run, then renamed into place."""
+    def save(
+        self,
+        cell: str,
+        key: str,
+        digest: str,
+        inputs: dict,
+        result: StageResult,
+        files: dict[str, Path],
+        commit: str | None,
+        ran_as: tuple[str | None, Path | None] = (None, None),
+    ) -> None:
+        """Keep one stage run: written to a temporary folder of this run, then renamed into place. ``ran_as``:
+        the cell and checkout it ran in, stored beside the result (a later run relabels and relocates it)."""
         base = self._stage_dir(cell, key)
         base.mkdir(parents=True, exist_ok=True)
         name = hashlib.sha256((digest + json.dumps(inputs, sort_keys=True)).encode()).hexdigest()[:20]
@@ -164,7 +179,7 @@ class StageStore:
                 "inputs": inputs,
                 "commit": commit,
                 "date": time.strftime("%Y-%m-%d %H:%M", time.gmtime()) + " UTC",
-                "result": result,
+                "result": dict(result.to_json(), cell=ran_as[0], root=None if ran_as[1] is None else str(ran_as[1])),
             }
             (work / "entry.json").write_text(json.dumps(entry, sort_keys=True, default=str), encoding="utf-8")
             if final.exists():
@@ -201,9 +216,24 @@ def _read_entry(folder: Path) -> dict | None:
         entry = json.loads((folder / "entry.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None  # a damaged or half-written entry is simply not a hit
-    if not isinstance(entry, dict) or entry.get("schema") != STORE_SCHEMA or "result" not in entry:
+    if not isinstance(entry, dict) or entry.get("schema") != STORE_SCHEMA or not isinstance(entry.get("result"), dict):
         return None
     return entry
+
+
+def _hit(folder: Path, entry: dict) -> Hit | None:
+    """The entry's result read back as a ``StageResult``; None (a miss) when it does not have that shape."""
+    stored = entry["result"]
+    try:
+        result = StageResult.from_json(stored, str(folder / "entry.json"))
+    except SchemaError:
+        return None
+
+    def text(value):
+        return value if isinstance(value, str) else None
+
+    date = text(entry.get("date")) or "?"
+    return Hit(folder, result, text(stored.get("cell")), text(stored.get("root")), text(entry.get("commit")), date)
 
 
 def _touch(folder: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 from pathlib import Path
@@ -10,8 +11,12 @@ import pytest
 
 from regression import chain
 from regression.common import read_jsonl
+from regression.contract import Classification, Outcome, RecordKind
+from regression.judge import judge_stage
+from regression.schema import SessionRecord, StageResult, TestRecord
 
 MIXED = "tests/modules/02_activations/test_mixed.py"
+HERE = Path(__file__).resolve().parent
 
 
 def stages_of(run: dict) -> dict:
@@ -117,7 +122,7 @@ def test_logs_and_merged_records_are_written(synthetic_run):
     logs = sorted(p.name for p in (out / "logs").iterdir())
     # a red stage's failing tests ran once more in a fresh process (rerun.py): their log is kept beside
     assert logs == ["stage_01.log", "stage_02.log", "stage_02.rerun.log", "stage_04.log", "stage_04.rerun.log"]
-    assert not (out / "records").exists()  # per-stage files are merged into records.jsonl
+    assert not (out / "records").exists()  # per-stage files are merged into the one stages.json names
     assert {r["stage"] for r in records_of(synthetic_run["full"])} == {1, 2, 4}
 
 
@@ -179,30 +184,60 @@ def test_module_plans_and_full_plans():
     ]
 
 
-def summarize(exit_code, output="", timed_out=False, records=()):
+def judge(exit_code, output="", timed_out=False, records=()):
     ctx = chain.Context("c", Path("/nonexistent"), Path("/nonexistent"), False, Path("x"), "installed", 60, False, [])
-    return chain.summarize(chain.StagePlan(1, (1,)), list(records), [], exit_code, timed_out, output, ctx)
+    return judge_stage(chain.StagePlan(1, (1,)), list(records), [], exit_code, timed_out, output, ctx)
 
 
 def test_a_conftest_dying_on_the_guard_is_a_layering_break():
     output = "E   regression.guard.LayeringError: import guard: tinytorch.core.layers is module 03, not available"
-    result = summarize(4, output)
-    assert result["red"] is True
-    assert [p["classification"] for p in result["problems"]] == ["import/layering break"]
-    assert result["problems"][0]["message"].startswith("pytest exited with code 4: E   regression.guard.LayeringError")
+    result = judge(4, output)
+    assert isinstance(result, StageResult) and result.red is True
+    assert [p.classification for p in result.problems] == [Classification.LAYERING]
+    assert result.problems[0].message.startswith("pytest exited with code 4: E   regression.guard.LayeringError")
 
 
 def test_an_unexplained_exit_or_a_timeout_is_red():
-    assert [p["classification"] for p in summarize(3, "INTERNALERROR> boom")["problems"]] == [
-        "empty or uncollectable stage"
-    ]
-    assert [p["classification"] for p in summarize(-9, timed_out=True)["problems"]] == ["broken regardless"]
+    assert [p.classification for p in judge(3, "INTERNALERROR> boom").problems] == [Classification.EMPTY]
+    assert [p.classification for p in judge(-9, timed_out=True).problems] == [Classification.REGARDLESS]
 
 
 def test_a_green_exit_with_tests_has_no_problem():
     records = [
-        {"kind": "test", "test_id": "t.py::a", "outcome": "passed"},
-        {"kind": "session", "collected": 1, "collected_per_module": {"01": 1}, "guard_violations": []},
+        TestRecord(kind=RecordKind.TEST, stage=1, test_id="t.py::a", outcome=Outcome.PASSED),
+        SessionRecord(kind=RecordKind.SESSION, cell="c", stage=1, collected=1, collected_per_module={"01": 1}),
     ]
-    result = summarize(0, records=records)
-    assert (result["red"], result["problems"], result["passed"], result["collected"]) == (False, [], 1, 1)
+    result = judge(0, records=records)
+    assert (result.red, result.problems, result.passed, result.collected) == (False, [], 1, 1)
+    assert StageResult.from_json(result.to_json()) == result  # what stages.json holds reads back the same
+
+
+def test_a_stage_is_judged_red_in_one_function_only():
+    """``red`` of a stage result is decided by ``judge.judge_stage`` alone: no other module of the harness
+    builds or replaces a ``StageResult`` with ``red=``, none writes a stage-shaped dict with a ``red`` (the
+    old way), and only the report's loader flips a stage red by key (a damaged cell). The report's cell and
+    verdict (``analysis.py``) and the JUnit properties read the judge's answer; they never make one."""
+    found = {"typed": set(), "item": set(), "dict": set()}
+    for path in sorted(HERE.glob("*.py")):
+        if path.name.startswith("test_") or path.name == "conftest.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and _name(node.func) in ("StageResult", "replace"):
+                if any(keyword.arg == "red" for keyword in node.keywords):
+                    found["typed"].add(path.name)
+            elif isinstance(node, ast.Assign):
+                if any(isinstance(t, ast.Subscript) and _is_text(t.slice, "red") for t in node.targets):
+                    found["item"].add(path.name)
+            elif isinstance(node, ast.Dict):
+                keys = {key.value for key in node.keys if isinstance(key, ast.Constant)}
+                if {"red", "collected"} <= keys:
+                    found["dict"].add(path.name)
+    assert found == {"typed": {"judge.py"}, "item": {"loading.py"}, "dict": set()}
+
+
+def _name(func) -> str | None:
+    return func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
+
+
+def _is_text(node, text: str) -> bool:
+    return isinstance(node, ast.Constant) and node.value == text

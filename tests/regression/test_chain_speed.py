@@ -14,7 +14,8 @@ import pytest
 
 from regression.conftest import build_tree, chain_env, start_chain
 from regression.contract import run_with_timeout, tail_text
-from regression.stage_store import StageStore
+from regression.schema import StageResult
+from regression.stage_store import Hashes, StageStore
 
 # Stage 02 is red; 03 and 04 are green but slow: --first-red must not wait for them.
 TREE = {
@@ -24,6 +25,9 @@ TREE = {
     "tests/modules/03_layers/test_slow.py": "import time\n\ndef test_slow():\n    time.sleep(30)\n",
     "tests/modules/04_losses/test_four.py": "def test_ok():\n    assert True\n",
 }
+GREEN_RESULT = StageResult(
+    stage=1, collected=1, passed=1, failed=0, errors=0, collect_errors=0, skipped=0, xfailed=0, red=False
+)
 GREEN = {
     "pytest.ini": "[pytest]\npython_files = test_*.py\n",
     "tests/modules/01_tensor/test_ok.py": "def test_one():\n    assert True\n",
@@ -31,7 +35,7 @@ GREEN = {
 }
 
 
-def _run(root: Path, out: Path, *args: str, timeout: float = 120):
+def run_chain(root: Path, out: Path, *args: str, timeout: float = 120):
     process = start_chain(root, out, *args)
     stdout, stderr = process.communicate(timeout=timeout)
     return (
@@ -44,7 +48,7 @@ def _run(root: Path, out: Path, *args: str, timeout: float = 120):
 def test_first_red_stops_the_cell_at_its_first_red_stage_and_cancels_those_above(tmp_path):
     root = build_tree(tmp_path / "repo", TREE)
     started = time.monotonic()
-    code, stderr, cell = _run(root, tmp_path / "out", "--upto", "4", "--jobs", "2", "--first-red", "--no-reuse")
+    code, stderr, cell = run_chain(root, tmp_path / "out", "--upto", "4", "--jobs", "2", "--first-red", "--no-reuse")
     assert time.monotonic() - started < 25, stderr  # stage 03's 30 s sleep was cancelled, not waited for
     assert code == 1
     assert [s["key"] for s in cell["stages"]] == ["01", "02"] and cell["stages"][1]["red"]
@@ -55,24 +59,24 @@ def test_first_red_stops_the_cell_at_its_first_red_stage_and_cancels_those_above
 def test_a_stage_whose_inputs_did_not_change_is_reused_and_any_change_reruns_it(tmp_path):
     root = build_tree(tmp_path / "repo", GREEN)
     store = tmp_path / "store"
-    code, _, first = _run(root, tmp_path / "out", "--upto", "2", "--store", str(store))
+    code, _, first = run_chain(root, tmp_path / "out", "--upto", "2", "--store", str(store))
     assert code == 0 and first["reused"] == 0
-    code, stderr, second = _run(root, tmp_path / "out", "--upto", "2", "--store", str(store))
+    code, stderr, second = run_chain(root, tmp_path / "out", "--upto", "2", "--store", str(store))
     assert code == 0 and second["reused"] == 2 and "(reused)" in stderr
     assert all(s["reused"]["date"] for s in second["stages"]) and [s["passed"] for s in second["stages"]] == [1, 2]
     # a test file of module 02 changes: stage 01 is still reused, stage 02 runs again
     (root / "tests/modules/02_activations/test_two.py").write_text("def test_two():\n    assert 2 == 3\n")
-    code, _, third = _run(root, tmp_path / "out", "--upto", "2", "--store", str(store))
+    code, _, third = run_chain(root, tmp_path / "out", "--upto", "2", "--store", str(store))
     assert code == 1 and [bool(s.get("reused")) for s in third["stages"]] == [True, False]
     assert third["stages"][1]["red"]
     # a new test file in folder 01 is an input too, although no stage ever opened it
     (root / "tests/modules/01_tensor/test_new.py").write_text("def test_new():\n    assert True\n")
-    code, _, fourth = _run(root, tmp_path / "out", "--upto", "2", "--store", str(store))
+    code, _, fourth = run_chain(root, tmp_path / "out", "--upto", "2", "--store", str(store))
     assert not fourth["stages"][0].get("reused") and fourth["stages"][0]["passed"] == 2
     # --no-reuse runs everything; same-commit reuses nothing recorded outside a git commit
-    _, _, forced = _run(root, tmp_path / "out", "--upto", "2", "--store", str(store), "--no-reuse")
+    _, _, forced = run_chain(root, tmp_path / "out", "--upto", "2", "--store", str(store), "--no-reuse")
     assert forced["reused"] == 0
-    _, _, pinned = _run(root, tmp_path / "out", "--upto", "2", "--store", str(store), "--reuse", "same-commit")
+    _, _, pinned = run_chain(root, tmp_path / "out", "--upto", "2", "--store", str(store), "--reuse", "same-commit")
     assert pinned["reused"] == 0
 
 
@@ -81,11 +85,34 @@ def test_the_store_stays_within_its_bound_dropping_the_least_recently_used(tmp_p
     for key in ("01", "02", "03"):
         data = tmp_path / f"{key}.log"
         data.write_text("x" * 600)
-        store.save("c", key, "d", {}, {"red": False}, {"stage.log": data}, None)
+        store.save("c", key, "d", {}, GREEN_RESULT, {"stage.log": data}, None)
         time.sleep(0.02)
     assert store.prune() >= 1
     assert not list((tmp_path / "store" / "c" / "01").glob("*/entry.json"))
     assert list((tmp_path / "store" / "c" / "03").glob("*/entry.json"))
+
+
+def test_a_stored_result_reads_back_typed_and_an_ill_shaped_or_unknown_entry_is_a_miss(tmp_path):
+    store, hashes = StageStore(tmp_path / "store"), Hashes(tmp_path)
+    log = tmp_path / "stage.log"
+    log.write_text("log")
+    store.save("c", "01", "d", {}, GREEN_RESULT, {"stage.log": log}, "abc", ("py3.12-np2.5", tmp_path))
+    hit = store.lookup("c", "01", "d", hashes, [], None)
+    assert hit.result == GREEN_RESULT and (hit.cell, hit.root, hit.commit) == ("py3.12-np2.5", str(tmp_path), "abc")
+    (entry,) = (tmp_path / "store").glob("c/01/*/entry.json")
+    data = json.loads(entry.read_text())
+    damaged = [
+        {"result": dict(data["result"], red="no")},
+        {"result": {"stage": 1}},
+        {"result": [1]},
+        {"schema": 99},
+        {"inputs": ["x"]},
+    ]
+    for damage in damaged:
+        entry.write_text(json.dumps({**data, **damage}))
+        assert store.lookup("c", "01", "d", hashes, [], None) is None, damage  # a miss: the stage runs again
+    entry.write_text('{"schema": 1, "res')
+    assert store.lookup("c", "01", "d", hashes, [], None) is None
 
 
 def test_a_silent_hung_child_and_its_own_children_are_killed_at_the_time_out(tmp_path):
@@ -193,64 +220,6 @@ def test_the_chain_refuses_a_store_it_cannot_write(tmp_path):
     assert done.returncode == 2 and "--store" in done.stderr
 
 
-FLAKY_TREE = {
-    "pytest.ini": "[pytest]\npython_files = test_*.py\n",
-    # fails on its first run only: the marker file is written by the failing run
-    "tests/modules/01_tensor/test_flaky.py": (
-        "import pathlib\n\n"
-        "MARK = pathlib.Path(__file__).with_name('ran-once')\n\n"
-        "def test_fails_the_first_time_only():\n"
-        "    first = not MARK.exists()\n"
-        "    MARK.write_text('x')\n"
-        "    assert not first, 'first run'\n\n"
-        "def test_always_red():\n"
-        "    assert False, 'always'\n\n"
-        "def test_green():\n"
-        "    assert True\n"
-    ),
-}
-
-
-def test_a_test_that_fails_once_then_passes_in_a_fresh_process_is_flaky_never_green_nor_red(tmp_path):
-    root = build_tree(tmp_path / "repo", FLAKY_TREE)
-    code, stderr, cell = _run(root, tmp_path / "out", "--upto", "1", "--no-reuse")
-    stage = cell["stages"][0]
-    assert stage["flaky"] == ["tests/modules/01_tensor/test_flaky.py::test_fails_the_first_time_only"]
-    records = [json.loads(line) for line in (tmp_path / "out" / cell["records_file"]).read_text().splitlines()]
-    by_id = {r["test_id"].split("::")[-1]: r for r in records if r.get("kind") == "test"}
-    flaky = by_id["test_fails_the_first_time_only"]
-    assert flaky["outcome"] == "flaky" and flaky["first_outcome"] == "failed" and "first run" in flaky["message"]
-    assert (tmp_path / "out" / flaky["rerun_log"]).is_file() and (tmp_path / "out" / stage["log"]).is_file()
-    assert by_id["test_always_red"]["outcome"] == "failed" and stage["red"]  # failed twice: a failure
-
-
-def test_a_stage_whose_only_failure_is_flaky_is_not_red(tmp_path):
-    tree = {k: v.replace("def test_always_red():\n    assert False, 'always'\n\n", "") for k, v in FLAKY_TREE.items()}
-    root = build_tree(tmp_path / "repo", tree)
-    code, stderr, cell = _run(root, tmp_path / "out", "--upto", "1", "--no-reuse")
-    stage = cell["stages"][0]
-    assert stage["flaky"] and not stage["red"] and stage["problems"] == []
-    assert code == 1 and cell["green"] is False and "1 flaky test(s)" in stderr  # and never green
-    report = subprocess.run(
-        [
-            sys.executable,
-            str(Path(__file__).with_name("report.py")),
-            "--cells",
-            str(tmp_path),
-            "--out",
-            str(tmp_path / "r"),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        env=chain_env(),
-    )
-    assert report.returncode == 1, report.stderr  # the cell reads flaky: not green, and not red either
-    verdict = json.loads((tmp_path / "r" / "regression.json").read_text())["verdict"]
-    assert not verdict["ok"] and not verdict["red"] and "flaky: 1 test(s)" in verdict["text"]
-    assert "flaky (failed, then passed on a rerun): tests/modules/01_tensor/test_flaky.py::" in report.stdout
-
-
 def test_two_chains_into_one_out_never_destroy_each_other(tmp_path):
     """The second waits for the first (saying so); with --no-wait it exits 2 naming the holder."""
     root = build_tree(tmp_path / "repo", GREEN)
@@ -270,7 +239,7 @@ def test_two_chains_into_one_out_never_destroy_each_other(tmp_path):
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline and not (tmp_path / "busy" / ".lock").exists():
         time.sleep(0.05)
-    code, stderr, _ = _run(root, tmp_path / "busy", "--upto", "1", "--no-wait")
+    code, stderr, _ = run_chain(root, tmp_path / "busy", "--upto", "1", "--no-wait")
     holder.kill()
     holder.communicate()
     assert code == 2 and str(holder.pid) in stderr
@@ -302,7 +271,7 @@ def test_a_file_size_limit_fails_the_run_as_such_and_keeps_the_previous_result(t
 
     root = build_tree(tmp_path / "repo", GREEN)
     out = tmp_path / "out"
-    code, _, first = _run(root, out, "--upto", "2", "--no-reuse")
+    code, _, first = run_chain(root, out, "--upto", "2", "--no-reuse")
     assert code == 0
     before = (out / "stages.json").read_bytes()
 

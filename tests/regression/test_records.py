@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 from regression.common import read_jsonl
+from regression.record_io import record_json
 from regression.records import collect_message
+from regression.schema import SessionRecord, TestRecord, record_from_json
 
 OUTCOMES = """
 import types
@@ -102,6 +104,14 @@ def test_every_outcome_is_one_record_with_type_and_first_line(pytester, run_reco
     assert session["kind"] == "session"
     assert session["collected"] == 10 and session["collected_per_module"] == {"05": 10}
     assert session["exitstatus"] == 1
+    assert_written_through_the_types(records)
+
+
+def assert_written_through_the_types(records: list[dict]) -> None:
+    """Each line is a whole TestRecord/SessionRecord: it reads back as its type and writes out the same."""
+    typed = [record_from_json(record, f"record {n}") for n, record in enumerate(records, start=1)]
+    assert [type(t) for t in typed] == [TestRecord] * (len(records) - 1) + [SessionRecord]
+    assert [record_json(t) for t in typed] == records
 
 
 def test_collection_errors_are_recorded_and_the_rest_still_runs(pytester, run_records):
@@ -119,6 +129,8 @@ def test_collection_errors_are_recorded_and_the_rest_still_runs(pytester, run_re
     assert errors[0]["message"] == "ModuleNotFoundError: No module named 'module_that_does_not_exist_xyz'"
     assert [r["outcome"] for r in records if r["kind"] == "test"] == ["passed"]
     assert records[-1]["collected"] == 1
+    assert "origin" not in errors[0]  # a collection error has no failing frame
+    assert_written_through_the_types(records)
 
 
 def test_nothing_is_written_without_a_records_file(pytester, monkeypatch):

@@ -175,7 +175,7 @@ np.random.seed(123)
 def test_a_later_import_that_changes_module_state_or_numpy_is_blamed_on_that_import(tmp_path, monkeypatch):
     import numpy as np
 
-    from regression.patches import GlobalState, ImportWatch
+    from regression.state_watch import GlobalState, ImportWatch
     from tinytorch.registry import ModuleSpec
 
     (tmp_path / "fakepkg").mkdir()
@@ -223,7 +223,7 @@ def test_a_later_import_that_changes_module_state_or_numpy_is_blamed_on_that_imp
 
 
 def test_the_import_watch_blames_the_innermost_import(tmp_path, monkeypatch):
-    from regression.patches import GlobalState, ImportWatch
+    from regression.state_watch import GlobalState, ImportWatch
     from tinytorch.registry import ModuleSpec
 
     (tmp_path / "nestpkg").mkdir()
