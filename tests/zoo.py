@@ -49,11 +49,12 @@ from typing import Callable
 
 import numpy as np
 from regression.common import ENV_STAGE  # the chain's one name for it; imports nothing of tinytorch
+from regression.contract import Variant  # the variants' one spelling (stdlib only)
 
-VARIANTS = ("fp32", "int8")  # the default of every zoo test
-EXTRA_VARIANTS = ("int8static", "int8tensor")
+VARIANTS = (Variant.FP32, Variant.INT8)  # the default of every zoo test
+EXTRA_VARIANTS = (Variant.INT8STATIC, Variant.INT8TENSOR)
 ALL_VARIANTS = VARIANTS + EXTRA_VARIANTS
-QUANTIZED_VARIANTS = ("int8",) + EXTRA_VARIANTS
+QUANTIZED_VARIANTS = (Variant.INT8,) + EXTRA_VARIANTS
 
 
 def current_stage() -> int:
@@ -315,7 +316,7 @@ SQNR_35_DB = 10 ** (-35 / 20)  # 1.78 %
 
 
 def _bounds(static: float, tensor: float) -> dict:
-    return {"int8static": static, "int8tensor": tensor}
+    return {Variant.INT8STATIC: static, Variant.INT8TENSOR: tensor}
 
 
 # Measured relative errors, seed-0 model, batch 64 (NumPy 2.4, this machine): int8 / int8static / int8tensor
@@ -361,11 +362,11 @@ def calibration_data(entry: ZooEntry) -> list:
 
 def quantize_options(entry: ZooEntry, variant: str) -> dict:
     """The ``quantize_model`` keyword arguments that make ``variant`` (never called for fp32)."""
-    if variant == "int8":
+    if variant == Variant.INT8:
         return {}
-    if variant == "int8static":
+    if variant == Variant.INT8STATIC:
         return {"calibration_data": calibration_data(entry)}
-    if variant == "int8tensor":
+    if variant == Variant.INT8TENSOR:
         return {"per_channel": False}
     raise ValueError(f"unknown zoo variant {variant!r}; expected one of {QUANTIZED_VARIANTS}")
 

@@ -16,7 +16,10 @@ if _TESTS not in sys.path:
 from regression import schema  # noqa: E402  (the typed file formats: schema.Report, schema.CellRun, …)
 from regression.analysis import build_report  # noqa: E402
 from regression.common import (  # noqa: E402
+    ENV_CELL,
     ENV_PROGRESS,
+    ENV_RECORDS,
+    ENV_STAGE,
     ENV_STORE,
     ENV_STORE_MAX_MB,
     read_jsonl,
@@ -40,7 +43,10 @@ from regression.schema import check_version, current  # noqa: E402
 
 __all__ = [
     "CLASSIFICATIONS",
+    "ENV_CELL",
     "ENV_PROGRESS",
+    "ENV_RECORDS",
+    "ENV_STAGE",
     "ENV_STORE",
     "ENV_STORE_MAX_MB",
     "Classification",

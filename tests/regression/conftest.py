@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from regression.common import ENV_STAGE
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 CHAIN = HERE / "chain.py"
@@ -83,7 +85,7 @@ def chain_env() -> dict:
     """The machinery imports the registry from the checkout, whatever the synthetic root is."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH", "")]))
-    env.pop("TINYTORCH_STAGE", None)
+    env.pop(ENV_STAGE, None)
     return env
 
 

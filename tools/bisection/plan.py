@@ -17,7 +17,7 @@ from pathlib import Path
 
 from tinytorch.registry import LAST_STAGE  # import-free: loads no tinytorch module
 from tools import matrix
-from tools.harness import UsageError
+from tools.harness import ENV_CELL, ENV_RECORDS, ENV_STAGE, UsageError
 
 OUT = "{out}"  # in a step's command and env: that step's folder (the judge fills it in)
 _MODULE_DIR = re.compile(r"(?:^|/)modules/(\d{2})_[^/]+/")
@@ -169,11 +169,13 @@ def step_command(plan: Plan, python: str, worktree: Path, timeout: float, plugin
         return {"command": command, "env": env, "step_timeout": timeout + 60}
     paths = [str(worktree / "tests"), str(worktree), os.environ.get("PYTHONPATH", "")]
     env.update(
-        TINYTORCH_STAGE=str(plan.stage),
-        TINYTORCH_CELL=plan.cell.name,
-        TINYTORCH_RECORDS=f"{OUT}/records.jsonl",
-        PYTHONPATH=os.pathsep.join(p for p in paths if p),  # the worktree's tinytorch, not an installed one
-        PYTEST_DISABLE_PLUGIN_AUTOLOAD="1",  # as the chain runs: only the plugins named
+        {
+            ENV_STAGE: str(plan.stage),
+            ENV_CELL: plan.cell.name,
+            ENV_RECORDS: f"{OUT}/records.jsonl",
+            "PYTHONPATH": os.pathsep.join(p for p in paths if p),  # the worktree's tinytorch, not an installed one
+            "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",  # as the chain runs: only the plugins named
+        }
     )
     command = [python, "-m", "pytest", *plan.node_ids, "-p", "regression.guard", "-p", "regression.records"]
     for plugin in plugins:  # pyproject's `timeout` needs pytest-timeout (--strict-config)
