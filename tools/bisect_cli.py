@@ -323,17 +323,15 @@ def _classify_records(out: Path, cell: str) -> dict[str, str]:
     tests_dir = str(REPO_ROOT / "tests")
     if tests_dir not in sys.path:
         sys.path.insert(0, tests_dir)
-    from regression import report as regression_report  # the checkout's classifier
+    from regression.analysis import build_report  # the checkout's classifier
+    from regression.loading import load_cells, load_records_cell
 
     if (out / "stages.json").is_file():
-        loaded = regression_report.load_cells(out)
+        loaded = load_cells(out)
     else:
-        records = [
-            json.loads(line) for line in (out / "records.jsonl").read_text(encoding="utf-8").splitlines() if line
-        ]
-        loaded = [{"cell": cell, "records": records, "stages": []}]
-    built = regression_report.build_report(loaded)
-    return {f["test_id"]: f["classification"] for f in built["failures"]}
+        loaded = [load_records_cell(out / "records.jsonl", cell)]
+    built = build_report(loaded)
+    return {f.test_id: str(f.classification) for f in built.failures}
 
 
 # ------------------------------------------------------------------------------------------ main
