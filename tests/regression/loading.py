@@ -19,7 +19,6 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import List, Optional
 
 from regression.classify import EMPTY
 from regression.common import DamagedRecords, read_records
@@ -44,8 +43,8 @@ class LoadedCell:
     do not add up), the test and collect_error records beside it, and its folder."""
 
     run: CellRun
-    records: List[TestRecord] = field(default_factory=list)
-    dir: Optional[str] = None
+    records: list[TestRecord] = field(default_factory=list)
+    dir: str | None = None
 
     @property
     def name(self) -> str:

@@ -3,17 +3,18 @@
     python tests/regression/report.py --cells reports/cells --out reports
         [--baseline PATH] [--coverage-json PATH] [--fail-on-skipped] [--max-lines N] [--no-wait]
 
-Reads only what the chain wrote (loading.py), turns it into one typed report (``schema.Report``,
-analysis.py: classification in classify.py, causes in causes.py) and renders it (render.py, junit.py).
-Writes ``OUT/regression.json``, ``.md`` and ``.html`` under an exclusive lock on ``OUT`` (out_lock.py: a second run into the same ``OUT`` waits,
-saying so on stderr, or with ``--no-wait`` exits 2 naming the holder's pid), all three to temporaries
-first and then renamed into place, so a failed write (full disk, ``RLIMIT_FSIZE``) leaves the previous
-report published whole. The last line printed is exactly ``regression: N passed, M failed``. Exit status:
-1 if anything failed, or a cell is partial or stale (with ``--baseline``: only if something NEW failed,
-or partial/stale; with ``--fail-on-skipped`` also for a skipped cell), or the report could not be written
-(``could not write FILE: REASON`` on stderr); 2 for bad arguments or input, or ``OUT`` busy with
+Reads only what the chain wrote (loading.py), turns it into one typed report (``schema.Report``, analysis.py:
+classification in classify.py, causes in causes.py) and renders it (render.py, junit.py). Writes
+``OUT/regression.json``, ``.md`` and ``.html`` under an exclusive lock on ``OUT`` (out_lock.py: a second run
+into the same ``OUT`` waits, saying so on stderr, or with ``--no-wait`` exits 2 naming the holder's pid), all
+three to temporaries first and then renamed into place, so a failed write (full disk, ``RLIMIT_FSIZE``) leaves
+the previous report published whole. The last line printed is exactly ``regression: N passed, M failed``. Exit
+status: 1 if anything failed, or a cell is partial or stale (with ``--baseline``: only if something NEW
+failed, or partial/stale; with ``--fail-on-skipped`` also for a skipped cell), or the report could not be
+written (``could not write FILE: REASON`` on stderr); 2 for bad arguments or input, or ``OUT`` busy with
 ``--no-wait`` (one line on stderr naming the file); else 0. Every error ends the run through
-``exits.run_main``: it is raised as ``UsageError``, ``InputError`` or ``WriteError``, never picked as a number here.
+``exits.run_main``: it is raised as ``UsageError``, ``InputError`` or ``WriteError``, never picked as a number
+here.
 """
 
 from __future__ import annotations

@@ -15,8 +15,8 @@ from regression.classify import BY_QUANTIZATION, EMPTY, LAYERING, REGARDLESS, cl
 from regression.common import write_json, write_jsonl
 from regression.contract import Outcome, Pairing, RecordKind, Variant
 from regression.coverage_table import coverage_table
-from regression.loading import load_cells
-from regression.schema import Problem, StageResult, TestRecord
+from regression.loading import LoadedCell, load_cells
+from regression.schema import CellRun, Problem, Report, StageResult, TestRecord
 
 MIXED = "tests/modules/02_activations/test_mixed.py"
 LAST_LINE = re.compile(r"^regression: (\d+) passed, (\d+) failed$")
@@ -64,6 +64,12 @@ def test_record(cell: str, stage: int, test_id: str, outcome: str, message: str 
 
 
 test_record.__test__ = False  # a helper, not a test
+
+
+def loaded_cell(name: str, stages: list[dict] = (), records: list[dict] = (), **header) -> LoadedCell:
+    """A cell as loading.py gives it, from the dicts these helpers make, without its files."""
+    run = CellRun.from_json(dict(header, cell=name, stages=list(stages)))
+    return LoadedCell(run, [TestRecord.from_json(r) for r in records])
 
 
 def write_cell(root: Path, name: str, stages: list[dict], records: list[dict], full: bool = True) -> None:
@@ -121,9 +127,9 @@ def synthetic_report(synthetic_run):
     return build_report(load_cells(synthetic_run["cells"]))
 
 
-def classification_of(built: dict, stage: int, test_id: str) -> str:
-    (match,) = [f for f in built["failures"] if f["stage"] == stage and f["test_id"] == test_id]
-    return match["classification"]
+def classification_of(built: Report, stage: int, test_id: str) -> str:
+    (match,) = [f for f in built.failures if f.stage == stage and f.test_id == test_id]
+    return match.classification
 
 
 @pytest.mark.parametrize(
@@ -146,10 +152,10 @@ def test_empty_and_uncollectable_stages_are_classified(synthetic_report):
 
 
 def test_the_first_red_stage_points_at_the_module_and_file(synthetic_report):
-    (cell,) = synthetic_report["cells"]
-    assert cell["first_red_stage"] == 2
-    assert cell["points_at"]["module"] == 2
-    assert cell["points_at"]["file"] == MIXED
+    (cell,) = synthetic_report.cells
+    assert cell.first_red_stage == 2
+    assert cell.points_at.module == 2
+    assert cell.points_at.file == MIXED
 
 
 def test_cli_writes_json_md_html_and_ends_with_the_count_line(synthetic_run, tmp_path, capsys):
@@ -190,7 +196,7 @@ def test_int8_failure_without_a_passing_twin_is_broken_regardless(tmp_path):
     cells = tmp_path / "cells"
     write_cell(cells, "c", [stage_entry(3, 0, 1)], [test_record("c", 3, "t.py::a[mlp-int8]", "failed", "E: x")])
     built = build_report(load_cells(cells))
-    assert built["failures"][0]["classification"] == REGARDLESS
+    assert built.failures[0].classification == REGARDLESS
 
 
 def test_only_the_guard_makes_a_layering_break_not_any_tinytorch_import_error(tmp_path):
@@ -203,9 +209,9 @@ def test_only_the_guard_makes_a_layering_break_not_any_tinytorch_import_error(tm
     ]
     write_cell(cells, "c", [stage_entry(3, 1, 2)], records)
     built = build_report(load_cells(cells))
-    assert [f["classification"] for f in built["failures"]] == [BY_QUANTIZATION, REGARDLESS]
+    assert [f.classification for f in built.failures] == [BY_QUANTIZATION, REGARDLESS]
     guard = dict(records[1], message="LayeringError: import guard: tinytorch.core.spatial is module 09")
-    assert classify(guard, set(), set())[0] == LAYERING
+    assert classify(TestRecord.from_json(guard), set(), set())[0] == LAYERING
 
 
 def baseline_cells(tmp_path: Path, name: str, outcomes: dict) -> Path:

@@ -26,6 +26,7 @@ from regression.conftest import REPORT, chain_env
 from regression.escape import LIMIT, clean, md_code, md_text, visible
 from regression.loading import load_cells
 from regression.render import render_html, render_markdown, render_text
+from regression.schema import Report
 from regression.test_report import stage_entry, test_record
 
 HOSTILE = {
@@ -113,7 +114,7 @@ def hostile_tree(root: Path, value: str) -> dict:
     return {"cells": cells, "baseline": baseline, "coverage": coverage, "cell": folder}
 
 
-def report_of(root: Path, value: str) -> dict:
+def report_of(root: Path, value: str) -> Report:
     paths = hostile_tree(root, value)
     baseline = report.load_baseline(paths["baseline"])
     return build_report(load_cells(paths["cells"]), baseline, report.load_coverage(paths["coverage"]))
@@ -303,7 +304,7 @@ def test_md_text_and_code_spans_show_exactly_the_value(value):
 def test_any_text_in_every_field_keeps_every_output_whole(tmp_path_factory, benign, value):
     built = report_of(tmp_path_factory.mktemp("h"), value)
     page, text, markdown = render_html(built), render_text(built), render_markdown(built)
-    for output in (page, text, markdown, json.dumps(built)):
+    for output in (page, text, markdown, json.dumps(built.to_json())):
         output.encode("utf-8")
     assert tree(page).events == tree(render_html(benign)).events
     assert not CONTROL.search(text) and text.count("\n") == render_text(benign).count("\n")
