@@ -254,8 +254,9 @@ def test_the_headline_counts_one_cause_for_one_bug_in_three_variants():
                 origin="tinytorch/optimization/int8.py:131 in encode",
             )
         records.append(rec)
-    stage = StageResult(3, collected=4, passed=1, failed=3, errors=0, collect_errors=0, skipped=0, xfailed=0, red=True)
-    summary, failures, _ = analyse_cell(LoadedCell(CellRun("c", stages=[stage.replace(key="03", name="layers")]), records))
+    counts = dict(collected=4, passed=1, failed=3, errors=0, collect_errors=0, skipped=0, xfailed=0)
+    stage = StageResult(3, key="03", name="layers", red=True, **counts)
+    summary, failures, _ = analyse_cell(LoadedCell(CellRun("c", stages=[stage]), records))
     assert len(summary.causes) == 1 and len(failures) == 3
     assert "3 test(s), 1 cause(s)" in summary.headline
     assert summary.causes[0].hits.startswith("3 variants: int8, int8static, int8tensor; 1 model: mlp")
