@@ -12,7 +12,7 @@ from collections import Counter
 
 from regression import charts
 from regression.classify import BY_QUANTIZATION, EMPTY, LAYERING, REGARDLESS
-from regression.common import module_label
+from regression.common import FLAKY, module_label
 from regression.decision import FIXED, KNOWN, NEW
 from regression.escape import clean_all, file_href, html_text, inside
 from regression.render_words import (
@@ -91,7 +91,7 @@ def marks(
     if fixed:
         found.append((FIXED, f"{FIXED} {fixed}"))
     if stage.flaky:
-        found.append(("flaky", f"flaky {len(stage.flaky)}"))
+        found.append((FLAKY, f"{FLAKY} {len(stage.flaky)}"))
     if stage.cancelled:
         found.append(("cancelled", "cancelled"))
     elif stage.reused:
@@ -119,8 +119,8 @@ def _grid_entry(report: Report, cell: CellSummary, stage: StageSummary | None, s
     if log is not None:  # only a file inside the cell's own folder is linked, its path percent-encoded
         body = f'<a href="{esc(file_href(log))}">{body}</a>'
     found = marks(report, cell, stage, statuses)
-    if state == "ok" and any(kind == "flaky" for kind, _ in found):
-        state = "flaky"  # never green: the text says it too
+    if state == "ok" and any(kind == FLAKY for kind, _ in found):
+        state = FLAKY  # never green: the text says it too
     body += "".join(f'<br><span class="mark {kind}">{esc(word)}</span>' for kind, word in found)
     return f'<td class="{state}" title="{esc(tip)}">{body}</td>'
 

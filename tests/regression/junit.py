@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from regression.common import write_text_atomic
-from regression.contract import FAIL_OUTCOMES, PASS_OUTCOMES, Outcome
+from regression.contract import FAIL_OUTCOMES, PASS_OUTCOMES, Outcome, Variant
 from regression.failures import PROBLEM
 from regression.loading import LoadedCell
 from regression.schema import Cause, Failure, Problem, Report, TestRecord
@@ -85,7 +85,7 @@ def split_test_id(test_id: str, variant: str | None = None, model: str | None = 
         return folder or file, path.rsplit("/", 1)[-1] or test_id
     classname = ".".join([dotted, *parts[1:-1]])
     name = parts[-1]
-    if variant and variant != "none":
+    if variant and variant != Variant.NONE:
         params = name[name.find("[") :] if "[" in name else ""
         if not re.search(rf"(?<![A-Za-z0-9]){re.escape(variant)}(?![A-Za-z0-9])", params):
             name += f" ({model}-{variant})" if model else f" ({variant})"
@@ -144,7 +144,7 @@ def _testcase(suite: ET.Element, entry: _Case, failure: Failure | None, causes: 
         _element("skipped", case, type=_XFAIL_TYPE, message=message or "expected failure")
         return "skipped"
     if outcome == Outcome.FLAKY:
-        _element("flakyFailure", case, type="flaky", message=message or "failed, then passed on a rerun")
+        _element("flakyFailure", case, type=Outcome.FLAKY, message=message or "failed, then passed on a rerun")
         _element("system-out", case, f"flaky: passed after failing{': ' + message if message else ''}")
         return "passed"
     if outcome not in PASS_OUTCOMES:  # an outcome this writer does not know is not called a pass

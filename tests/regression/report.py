@@ -34,6 +34,7 @@ import os  # noqa: E402
 
 from regression.analysis import build_report  # noqa: E402
 from regression.common import git_head, unwritable_folder  # noqa: E402
+from regression.contract import Variant  # noqa: E402
 from regression.escape import LIMIT, clean_all, visible  # noqa: E402
 from regression.exits import ExitCode, UsageError, WriteError, run_main  # noqa: E402
 from regression.junit import write_junit  # noqa: E402
@@ -90,7 +91,7 @@ def load_baseline(path: Path) -> dict:
             not isinstance(failure, dict)
             or type(failure.get("stage")) is not int
             or not isinstance(failure.get("test_id"), str)
-            or not isinstance(failure.get("variant", "none"), (str, type(None)))
+            or not isinstance(failure.get("variant", Variant.NONE), (str, type(None)))
         ):
             raise ReportInputError(
                 f"--baseline {path}: failures[{number}] is not a failure (stage number, test id, variant); "
