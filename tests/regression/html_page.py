@@ -11,20 +11,11 @@ from __future__ import annotations
 from collections import Counter
 
 from regression import charts
+from regression import render_words as words
 from regression.classify import BY_QUANTIZATION, EMPTY, LAYERING, REGARDLESS
 from regression.common import FLAKY, module_label
 from regression.decision import FIXED, KNOWN, NEW
 from regression.escape import clean_all, file_href, html_text, inside
-from regression.render_words import (
-    cause_line,
-    cell_notes,
-    dash,
-    grid_entry,
-    last_line,
-    legend,
-    pointed_at,
-    stage_lookup,
-)
 from regression.schema import CellSummary, Report, StageSummary
 
 _CSS = """
@@ -103,7 +94,7 @@ def _column_head(cell: CellSummary, esc) -> str:
     if cell.skipped:
         detail = "skipped"
     else:
-        known = [f"{dash(cell.seconds)} s", (cell.commit or "")[:10], cell.started or ""]
+        known = [f"{words.dash(cell.seconds)} s", (cell.commit or "")[:10], cell.started or ""]
         detail = " · ".join([f"py {cell.python}", f"np {cell.numpy}", *filter(None, known)])
     mark = " (partial)" if cell.partial else ""
     mark += " (stale)" if cell.stale else ""
@@ -112,7 +103,7 @@ def _column_head(cell: CellSummary, esc) -> str:
 
 
 def _grid_entry(report: Report, cell: CellSummary, stage: StageSummary | None, statuses: dict, esc) -> str:
-    text, state = grid_entry(stage, cell)
+    text, state = words.grid_entry(stage, cell)
     tip = "" if stage is None else f"{stage.collected} collected, {stage.seconds} s"
     log = inside(cell.dir, stage.log) if stage and cell.dir else None
     body = esc(text)
@@ -126,7 +117,7 @@ def _grid_entry(report: Report, cell: CellSummary, stage: StageSummary | None, s
 
 
 def _html_grid(report: Report, esc) -> list[str]:
-    lookup, statuses = stage_lookup(report), _baseline_statuses(report)
+    lookup, statuses = words.stage_lookup(report), _baseline_statuses(report)
     parts = ['<h2>Stage × cell</h2><table id="grid"><thead><tr><th>stage</th>']
     parts += [_column_head(cell, esc) for cell in report.cells]
     parts.append("</tr></thead><tbody>")
@@ -134,12 +125,12 @@ def _html_grid(report: Report, esc) -> list[str]:
         parts.append(f"<tr><th>{esc(module_label(number))}</th>")
         parts += [_grid_entry(report, c, lookup.get((c.cell, number)), statuses, esc) for c in report.cells]
         parts.append("</tr>")
-    parts.append(f'</tbody></table><p id="legend"><small>{esc(legend(report))}</small></p>')
+    parts.append(f'</tbody></table><p id="legend"><small>{esc(words.legend(report))}</small></p>')
     return parts
 
 
 def _html_cell(cell: CellSummary, report: Report, esc) -> list[str]:
-    label, file = pointed_at(cell)
+    label, file = words.pointed_at(cell)
     parts = [
         f'<h2 class="red-cell">{esc(cell.cell)}: red</h2>',
         f'<p class="headline"><b>{esc(cell.headline or "")}</b><br>Points at module '
@@ -150,7 +141,7 @@ def _html_cell(cell: CellSummary, report: Report, esc) -> list[str]:
         classes = "".join(
             f'<span class="cls {_CLS_CSS.get(c, "cls-e")}">{esc(c)}</span> ' for c in cause.classifications
         )
-        summary = f"{classes}cause {esc(cause.id)}: {esc(cause_line(cause))}"
+        summary = f"{classes}cause {esc(cause.id)}: {esc(words.cause_line(cause))}"
         parts.append(f'<details class="cause"><summary>{summary}</summary><ul>')
         parts += [
             f'<li><span class="{esc(status.get(t, ""))}">{esc(status.get(t, ""))}</span> <code>{esc(t)}</code></li>'
@@ -171,16 +162,16 @@ def _html_coverage(coverage: dict, esc) -> list[str]:
         number = isinstance(percent, (int, float)) and not isinstance(percent, bool) and percent == percent
         width = max(0.0, min(100.0, float(percent))) if number else 0
         parts.append(
-            f"<tr><td>{esc(dash(row['label']))}</td><td><code>{esc(dash(row['file']))}</code></td>"
-            f"<td>{esc(dash(row['covered']))}/{esc(dash(row['statements']))}</td>"
-            f"<td>{esc(dash(row.get('covered_branches')))}/{esc(dash(row.get('branches')))}</td>"
-            f'<td>{esc(dash(percent))} <span class="bar"><span style="width:{width}%"></span></span></td>'
-            f"<td>{esc(dash(row.get('threshold')))}</td><td>{esc(str(row.get('status') or ''))}</td></tr>"
+            f"<tr><td>{esc(words.dash(row['label']))}</td><td><code>{esc(words.dash(row['file']))}</code></td>"
+            f"<td>{esc(words.dash(row['covered']))}/{esc(words.dash(row['statements']))}</td>"
+            f"<td>{esc(words.dash(row.get('covered_branches')))}/{esc(words.dash(row.get('branches')))}</td>"
+            f'<td>{esc(words.dash(percent))} <span class="bar"><span style="width:{width}%"></span></span></td>'
+            f"<td>{esc(words.dash(row.get('threshold')))}</td><td>{esc(str(row.get('status') or ''))}</td></tr>"
         )
     for row in coverage["other_files"]:
         parts.append(
-            f"<tr><td>(support)</td><td><code>{esc(dash(row['file']))}</code></td><td></td><td></td>"
-            f"<td>{esc(dash(row['percent']))}</td><td></td><td></td></tr>"
+            f"<tr><td>(support)</td><td><code>{esc(words.dash(row['file']))}</code></td><td></td><td></td>"
+            f"<td>{esc(words.dash(row['percent']))}</td><td></td><td></td></tr>"
         )
     parts.append(f"</tbody></table><p>Total: {esc(str(coverage['total_percent']))}%")
     if coverage.get("html"):
@@ -224,7 +215,7 @@ def render_html(report: Report) -> str:
         parts.append('<h2>Skipped cells</h2><ul id="skipped">')
         parts += [f"<li><b>{esc(c.cell)}</b>: {esc(str(c.skip_reason))}</li>" for c in skipped]
         parts.append("</ul>")
-    notes = [f'<li class="note"><b>{esc(c.cell)}</b> {esc(n)}</li>' for c in report.cells for n in cell_notes(c)]
+    notes = [f'<li class="note"><b>{esc(c.cell)}</b> {esc(n)}</li>' for c in report.cells for n in words.cell_notes(c)]
     if notes:
         parts += ['<h2>Partial or stale cells</h2><ul id="notes">', *notes, "</ul>"]
     for cell in (c for c in report.cells if c.red):
@@ -236,6 +227,6 @@ def render_html(report: Report) -> str:
     else:
         parts.append('<h2>Coverage per module</h2><p id="coverage-missing">No coverage data in this report: run '
                      "<code>nox -s coverage</code> after <code>nox -s regression</code>.</p>")  # fmt: skip
-    parts.append(f'<p id="last-line">{esc(last_line(report))}</p>')
+    parts.append(f'<p id="last-line">{esc(words.last_line(report))}</p>')
     parts.append("</body></html>\n")
     return "\n".join(parts)
