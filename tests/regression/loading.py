@@ -1,10 +1,12 @@
-"""Reading what the chain wrote — every ``stages.json`` and the ``records.jsonl`` beside it — and nothing else.
+"""Reading what the chain wrote — every ``stages.json`` and the ``records.jsonl`` beside it — and nothing else,
+through the schema's types: each cell comes back as a ``LoadedCell`` (its ``CellRun`` and ``TestRecord``s).
 
 Damaged data is never dropped silently: a file that is not JSON, a ``stages.json`` of the wrong shape, a
 record line that is not a record is a ``ReportInputError`` naming the file (and line). The one damage
 that happens legitimately — a writer killed in the middle of its last line — becomes an explicit
 "incomplete stage" problem that turns the cell red, and so does a stage whose records do not add up to
-what it collected.
+what it collected — the only stage verdict decided outside ``stage.judge_stage``, because it is about the
+files, not the tests.
 
 Text from the code under test is read defensively: every string is ``escape.clean`` (lone surrogates
 replaced, at most ``escape.LIMIT`` bytes — a 5 MB message or stderr tail becomes an excerpt ending

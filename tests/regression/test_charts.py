@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 
 from regression import charts, report
 from regression.analysis import stage_summary
-from regression.contract import Outcome
+from regression.contract import Classification, Outcome
 from regression.decision import KNOWN, NEW
 from regression.schema import Baseline, CellSummary, Counts, Failure, Report, Reused, StageResult, StageSummary, Verdict
 from regression.schema.report import Fixed
@@ -131,9 +131,9 @@ def test_the_html_report_holds_the_charts_and_still_parses(tmp_path, capsys):
 
 
 def _failure(status: str) -> Failure:
-    return Failure(HOSTILE, 3, 3, "03 layers", "t.py", "t.py::a", "broken regardless", "", "", Outcome.FAILED).replace(
-        status=status
-    )
+    return Failure(
+        HOSTILE, 3, 3, "03 layers", "t.py", "t.py::a", Classification.REGARDLESS, "", "", Outcome.FAILED
+    ).replace(status=status)
 
 
 def _grid_report(baseline: Baseline | None = None) -> tuple[Report, CellSummary, StageSummary]:

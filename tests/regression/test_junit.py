@@ -19,6 +19,7 @@ except ImportError as error:  # a missing test dependency fails the suite: it mu
 
 from regression import junit, report
 from regression.analysis import build_report
+from regression.contract import Classification
 from regression.test_report import loaded_cell, stage_entry, test_record, write_cell
 
 SCHEMA_FILE = Path(__file__).resolve().parent / "data" / "junit-10.xsd"
@@ -116,7 +117,7 @@ def hostile_cell(root: Path) -> None:
         test_record("c", 3, "tests/modules/03_layers/t.py::test_skip", "skipped", "Skipped: no \x1f reason"),
         test_record("c", 3, "tests/modules/03_layers/t.py::TestK::test_xf", "xfailed", "xfail"),
     ]
-    problem = {"classification": "empty or uncollectable stage", "module": 3, "test_id": "<stage 03>",
+    problem = {"classification": Classification.EMPTY, "module": 3, "test_id": "<stage 03>",
                "message": "incomplete stage: \x1b cut"}  # fmt: skip
     write_cell(root, "c", [dict(stage_entry(3, 1, 1, problems=[problem]), skipped=1, xfailed=1, collected=4)], records)
 

@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from regression import report
 from regression.analysis import build_report
 from regression.conftest import REPORT, chain_env
+from regression.contract import Classification
 from regression.escape import LIMIT, clean, md_code, md_text, visible
 from regression.loading import load_cells
 from regression.render import render_html, render_markdown, render_text
@@ -77,7 +78,7 @@ def hostile_tree(root: Path, value: str) -> dict:
         ),
         dict(test_record(name, 3, f"t.py::fixed_{value}", "passed")),
     ]
-    problem = {"classification": "empty or uncollectable stage", "module": 4, "test_id": f"<{value}>", "message": value}
+    problem = {"classification": Classification.EMPTY, "module": 4, "test_id": f"<{value}>", "message": value}
     stages = [stage_entry(k, 0) for k in range(1, 17) if k not in (3, 4)]
     stages += [
         dict(stage_entry(3, 2, 1), log="logs/stage_03.log"),

@@ -119,7 +119,7 @@ def test_the_report_it_writes_is_a_report_of_its_schema(tmp_path, capsys):
 
 def test_a_red_report_against_a_baseline_round_trips_through_its_types(tmp_path, capsys):
     """Failures with a cause and a status, a stage problem, points_at, the baseline's FIXED: all typed."""
-    problem = {"classification": "empty or uncollectable stage", "module": 4, "test_id": "<stage 04>", "message": "x"}
+    problem = {"classification": Classification.EMPTY, "module": 4, "test_id": "<stage 04>", "message": "x"}
     ids = ["tests/modules/03_layers/t.py::a[mlp-fp32]", "tests/modules/03_layers/t.py::a[mlp-int8]", "t.py::b"]
     for name, outcomes in (("before", ["passed", "failed", "failed"]), ("after", ["passed", "failed", "passed"])):
         records = [test_record("c", 3, i, o, "AssertionError: x") for i, o in zip(ids, outcomes)]
