@@ -9,9 +9,9 @@ from regression import charts, report
 from regression.analysis import stage_summary
 from regression.contract import Classification, Outcome
 from regression.decision import KNOWN, NEW
+from regression.report_fixtures import StrictHTML, stage_entry, test_record, write_cell
 from regression.schema import Baseline, CellSummary, Counts, Failure, Report, Reused, StageResult, StageSummary, Verdict
 from regression.schema.report import Fixed
-from regression.test_report import StrictHTML, stage_entry, test_record, write_cell
 
 SVG = "{http://www.w3.org/2000/svg}"
 HOSTILE = "py3.12<script>alert(1)</script>&\"'\x1b\x00"

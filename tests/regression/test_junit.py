@@ -20,7 +20,7 @@ except ImportError as error:  # a missing test dependency fails the suite: it mu
 from regression import junit, report
 from regression.analysis import build_report
 from regression.contract import Classification
-from regression.test_report import loaded_cell, stage_entry, test_record, write_cell
+from regression.report_fixtures import loaded_cell, stage_entry, test_record, write_cell
 
 SCHEMA_FILE = Path(__file__).resolve().parent / "data" / "junit-10.xsd"
 

@@ -11,6 +11,7 @@ import pytest
 from regression import report
 from regression.contract import CLASSIFICATIONS, Classification, Outcome, Variant
 from regression.exits import ExitCode, SchemaVersionError, exit_code_of
+from regression.report_fixtures import stage_entry, test_record, write_cell
 from regression.schema import (
     CellRun,
     Problem,
@@ -23,7 +24,6 @@ from regression.schema import (
     reference,
 )
 from regression.schema.versions import KINDS
-from regression.test_report import stage_entry, test_record, write_cell
 
 
 def test_the_words_are_their_strings_wherever_they_are_written():
