@@ -21,7 +21,7 @@ from regression.decision import apply_baseline, verdict
 from regression.failures import cell_failures, dedupe, stage_span
 from regression.loading import LoadedCell
 from regression.points_at import blamed_module, headline, pick_points_at, points_at
-from regression.schema import CellSummary, Counts, Failure, Report, StageResult, StageSummary, current
+from regression.schema import Cause, CellSummary, Counts, Failure, Report, StageResult, StageSummary, current
 from tinytorch.registry import LAST_STAGE
 
 __all__ = [
@@ -70,7 +70,7 @@ def _stale_reason(cell: LoadedCell, newest_commit: str | None) -> str | None:
     return None
 
 
-def _with_causes(failures: list[Failure], causes) -> list[Failure]:
+def _with_causes(failures: list[Failure], causes: list[Cause]) -> list[Failure]:
     """Each failure with the id of its cause: the one of its test at this stage's, else any of its test's."""
     index = {(t, c.first_stage): c.id for c in causes for t in c.test_ids}
     by_test = {t: c.id for c in causes for t in c.test_ids}
