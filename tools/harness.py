@@ -38,7 +38,7 @@ from regression.exits import (  # noqa: E402
     WriteError,
     run_main,
 )
-from regression.loading import load_cells  # noqa: E402
+from regression.loading import load_cells, load_records_cell  # noqa: E402
 from regression.schema import check_version, current  # noqa: E402
 
 __all__ = [
@@ -63,6 +63,7 @@ __all__ = [
     "check_version",
     "current",
     "load_cells",
+    "load_records_cell",
     "read_jsonl",
     "run_main",
     "run_with_timeout",

@@ -14,6 +14,11 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 
+from regression.common import module_label
+from regression.contract import Variant
+from regression.failures import stage_span
+from regression.schema import Cause, Failure
+
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]+")
 _ADDRESS_MARK = "@ADDR@"
 _NUMBER = re.compile(r"(?<![A-Za-z_])[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?%?")
@@ -47,61 +52,58 @@ def exception_type(message: str) -> str:
     return head if head and " " not in head else "?"
 
 
-def cause_key(failure: dict, models=()) -> tuple[str, str, str]:
+def cause_key(failure: Failure, models=()) -> tuple[str, str, str]:
     """(exception type, normalized message, origin): what one bug keeps the same in every test it fails."""
-    message = failure.get("reason") or ""
-    return exception_type(message), normalize(message, models), failure.get("origin") or ""
+    message = failure.reason or ""
+    return exception_type(message), normalize(message, models), failure.origin or ""
 
 
 def _some(count: int, one: str, values: list[str]) -> str:
     return f"{count} {one}{'' if count == 1 else 's'}: {', '.join(values)}"
 
 
-def cause_hits(cause: dict) -> str:
+def cause_hits(cause: Cause) -> str:
     """``3 variants: int8, int8static, int8tensor; 2 models: cnn, mlp; 1 module: 03 layers; stages 03,09``:
     what one cause reaches, in words (variants and models only when it hits zoo tests)."""
-    from regression.analysis import stage_span  # analysis imports this module
-    from regression.common import module_label
-
     parts = []
-    if cause["variants"]:
-        parts.append(_some(len(cause["variants"]), "variant", cause["variants"]))
-    if cause["models"]:
-        parts.append(_some(len(cause["models"]), "model", cause["models"]))
-    modules = [module_label(m) for m in cause["modules"]]
+    if cause.variants:
+        parts.append(_some(len(cause.variants), "variant", cause.variants))
+    if cause.models:
+        parts.append(_some(len(cause.models), "model", cause.models))
+    modules = [module_label(m) for m in cause.modules]
     parts.append(_some(len(modules), "module", modules) if modules else "no module")
-    parts.append(f"stage{'' if len(cause['stages']) == 1 else 's'} {stage_span(cause['stages'])}")
+    parts.append(f"stage{'' if len(cause.stages) == 1 else 's'} {stage_span(cause.stages)}")
     return "; ".join(parts)
 
 
-def group_causes(failures: list[dict]) -> list[dict]:
-    """Causes of one cell's failures, the most widespread first (then by first stage)."""
-    models = {f.get("model") for f in failures if f.get("model")}
-    groups: dict[tuple, list[dict]] = defaultdict(list)
+def _cause(members: list[Failure], kind: str, normalized: str, origin: str) -> Cause:
+    """The cause of ``members`` (numbered later, once every cause of the cell is known)."""
+    tests = sorted({m.test_id for m in members})
+    return Cause(
+        id=0,
+        exception=kind,
+        message=normalized,
+        example=members[0].reason or "",
+        origin=origin or None,
+        tests=len(tests),
+        failures=len(members),
+        classifications=sorted({m.classification for m in members}),
+        modules=sorted({m.module for m in members if m.module is not None}),
+        models=sorted({m.model for m in members if m.model}),
+        variants=sorted({m.variant for m in members if m.variant not in (None, Variant.NONE)}),
+        stages=sorted({m.stage for m in members}),
+        first_stage=min(m.stage for m in members),
+        test_ids=tests,
+    )
+
+
+def group_causes(failures: list[Failure]) -> list[Cause]:
+    """Causes of one cell's failures, the most widespread first (then by first stage), numbered from 1."""
+    models = {f.model for f in failures if f.model}
+    groups: dict[tuple, list[Failure]] = defaultdict(list)
     for failure in failures:
         groups[cause_key(failure, models)].append(failure)
-    causes = []
-    for (kind, normalized, origin), members in groups.items():
-        tests = sorted({m["test_id"] for m in members})
-        causes.append(
-            {
-                "exception": kind,
-                "message": normalized,
-                "example": members[0].get("reason") or "",
-                "origin": origin or None,
-                "tests": len(tests),
-                "failures": len(members),
-                "classifications": sorted({m["classification"] for m in members}),
-                "modules": sorted({m["module"] for m in members if m.get("module") is not None}),
-                "models": sorted({m["model"] for m in members if m.get("model")}),
-                "variants": sorted({m["variant"] for m in members if m.get("variant") not in (None, "none")}),
-                "stages": sorted({m["stage"] for m in members}),
-                "first_stage": min(m["stage"] for m in members),
-                "test_ids": tests,
-            }
-        )
-    causes.sort(key=lambda c: (c["first_stage"], -c["tests"], c["message"]))
-    for number, cause in enumerate(causes, start=1):
-        cause["id"] = number
-        cause["hits"] = cause_hits(cause)
-    return causes
+    causes = [_cause(members, *key) for key, members in groups.items()]
+    causes.sort(key=lambda c: (c.first_stage, -c.tests, c.message))
+    numbered = [cause.replace(id=number) for number, cause in enumerate(causes, start=1)]
+    return [cause.replace(hits=cause_hits(cause)) for cause in numbered]

@@ -15,6 +15,7 @@ import re
 
 from regression.common import module_label
 from regression.junit import xml_text
+from regression.schema import CellSummary, Report, StageSummary
 
 WIDTH = 720
 LABEL = 150  # the label column
@@ -59,13 +60,13 @@ def _svg(chart_id: str, title: str, rows: int, body: list[str], width: int = WID
     )
 
 
-def stage_state(stage: dict) -> str:
+def stage_state(stage: StageSummary) -> str:
     """ok | red | reused | cancelled — what a stage bar shows (``reused``/``cancelled`` when the chain says so)."""
-    if stage.get("cancelled"):
+    if stage.cancelled:
         return "cancelled"
-    if stage.get("red"):
+    if stage.red:
         return "red"
-    return "reused" if stage.get("reused") else "ok"
+    return "reused" if stage.reused else "ok"
 
 
 _STATE_TEXT = {"ok": "ok", "red": "RED", "reused": "reused", "cancelled": "cancelled"}
@@ -79,21 +80,21 @@ def _seconds(value) -> float:
     return number if number == number and number > 0 else 0.0  # NaN and negatives draw nothing
 
 
-def stage_chart(cell: dict) -> str:
-    """Horizontal bars of one cell's stage times (report dict cell summary), a text label on each."""
-    stages = sorted(cell.get("stages") or [], key=lambda s: s.get("stage") or 0)
+def stage_chart(cell: CellSummary) -> str:
+    """Horizontal bars of one cell's stage times (the report's cell summary), a text label on each."""
+    stages = sorted(cell.stages, key=lambda s: s.stage)
     if not stages:
         return ""
-    longest = max(_seconds(s.get("seconds")) for s in stages) or 1.0
+    longest = max(_seconds(s.seconds) for s in stages) or 1.0
     body = []
     for row, stage in enumerate(stages):
         y = 5 + row * ROW
         state = stage_state(stage)
-        width = max(1.0, BAR * _seconds(stage.get("seconds")) / longest)
-        label = module_label(stage.get("stage")) if isinstance(stage.get("stage"), int) else stage.get("stage")
-        if stage.get("key") and "-m" in str(stage["key"]):
-            label = f"{label} ({stage['key']})"
-        text = f"{_seconds(stage.get('seconds')):.1f} s {_STATE_TEXT[state]}"
+        width = max(1.0, BAR * _seconds(stage.seconds) / longest)
+        label = module_label(stage.stage)
+        if stage.key and "-m" in stage.key:
+            label = f"{label} ({stage.key})"
+        text = f"{_seconds(stage.seconds):.1f} s {_STATE_TEXT[state]}"
         body += [
             f'<text x="0" y="{y + 13}">{_esc(label)}</text>',
             f'<rect class="{state}" x="{LABEL}" y="{y + 2}" width="{width:.1f}" height="{ROW - 6}">'
@@ -101,8 +102,7 @@ def stage_chart(cell: dict) -> str:
             f'<text x="{LABEL + width + 6:.1f}" y="{y + 13}">{_esc(text)}</text>',
         ]
     body.append(f'<line class="axis" x1="{LABEL}" y1="2" x2="{LABEL}" y2="{ROW * len(stages) + 6}"/>')
-    name = str(cell.get("cell"))
-    return _svg(_id(f"stages-{name}"), f"stage times of cell {name}", len(stages), body)
+    return _svg(_id(f"stages-{cell.cell}"), f"stage times of cell {cell.cell}", len(stages), body)
 
 
 def _ratio(covered, total) -> float | None:
@@ -148,9 +148,9 @@ def coverage_chart(coverage: dict) -> str:
     return _svg("ttc-coverage", title, 2 * len(rows) + 1, body, width=LABEL + BAR + 380)
 
 
-def stage_charts(report: dict) -> list[str]:
+def stage_charts(report: Report) -> list[str]:
     """The HTML section of every cell's stage-time chart (skipped cells have none)."""
-    charts = [(c["cell"], stage_chart(c)) for c in report.get("cells", []) if not c.get("skipped")]
+    charts = [(c.cell, stage_chart(c)) for c in report.cells if not c.skipped]
     charts = [(name, svg) for name, svg in charts if svg]
     if not charts:
         return []

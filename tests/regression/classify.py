@@ -18,37 +18,36 @@ from __future__ import annotations
 
 import re
 
-from regression.common import INT8_ONLY, LAYERING_MESSAGE, is_int8
-from regression.contract import Classification
+from regression.common import LAYERING_MESSAGE, is_int8
+from regression.contract import Classification, Outcome, Pairing, Variant
+from regression.schema import TestRecord
 from tinytorch.registry import QUANTIZATION
 
 BY_QUANTIZATION, REGARDLESS = Classification.BY_QUANTIZATION, Classification.REGARDLESS
 LAYERING, EMPTY = Classification.LAYERING, Classification.EMPTY
 
 
-def classify(record: dict, passed: set, ran: set) -> tuple[str, str]:
+def classify(record: TestRecord, passed: set, ran: set) -> tuple[Classification, str]:
     """(classification, why) of one failing record. ``passed``/``ran`` hold (stage, test id) of the cell's
     passing / all test records: an int8 twin is judged against the fp32 twin of the same stage."""
-    if record.get("guard_violations") or LAYERING_MESSAGE.search(record.get("message") or ""):
+    if record.guard_violations or LAYERING_MESSAGE.search(record.message or ""):
         return LAYERING, "the import guard refused a module, or a registry module was patched, during it"
-    if record.get("outcome") == "collect_error":
+    if record.outcome == Outcome.COLLECT_ERROR:
         return EMPTY, "the file could not be collected"
-    if record.get("module") == QUANTIZATION.number:
+    if record.module == QUANTIZATION.number:
         return BY_QUANTIZATION, "a test of module 16 quantization"
-    variant = record.get("variant") or "none"
-    if record.get("pairing") == INT8_ONLY:
-        twin = (record.get("stage"), record.get("twin_id"))
-        if record.get("twin_id") and twin in ran and twin not in passed:
+    twin = (record.stage, record.twin_id)
+    if record.pairing == Pairing.INT8_ONLY:
+        if record.twin_id and twin in ran and twin not in passed:
             return REGARDLESS, "an int8-only test whose fp32 counterpart fails too"
         return BY_QUANTIZATION, "an int8-only test by design (no fp32 twin is meaningful)"
-    if is_int8(variant):
-        twin = (record.get("stage"), record.get("twin_id"))
+    if is_int8(record.variant):
         if twin in passed:
             return BY_QUANTIZATION, "the int8 twin fails, its fp32 twin passes"
         if twin in ran:
             return REGARDLESS, "its fp32 twin fails too"
         return REGARDLESS, "its fp32 twin did not run, so the float path is not cleared"
-    if variant == "fp32":
+    if record.variant == Variant.FP32:
         return REGARDLESS, "the fp32 model fails (no quantization involved)"
     return REGARDLESS, "a test without a model variant"
 

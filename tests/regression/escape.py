@@ -6,7 +6,7 @@ or a terminal command:
 * ``clean`` — any value: lone surrogates (``"\\ud800"`` from a JSON escape) become U+FFFD, so writing it
   never raises ``UnicodeEncodeError``; longer than ``LIMIT`` UTF-8 bytes (as read; ``SHOWN_LIMIT`` for a
   line shown, which joins a few values), it is cut to an excerpt ending ``… (N bytes cut)``.
-  ``clean_all`` does it to every string of a nested dict/list.
+  ``clean_all`` does it to every string of a nested dict/list or typed record (``schema.Typed``).
 * ``visible`` — control characters (C0 incl. ``\\r``, ``\\n``, ``\\t``, ESC; DEL; C1 U+0080–U+009F; line and
   paragraph separators; bidi overrides) shown as ``\\x1b``, ``\\n``, ``\\u202e``: nothing moves the cursor,
   clears the screen, rings, sets the clipboard (OSC 52) or breaks a line of the grid.
@@ -18,6 +18,8 @@ or a terminal command:
 
 from __future__ import annotations
 
+import dataclasses
+import enum
 import html
 import re
 from pathlib import Path
@@ -48,15 +50,27 @@ def clean(value, limit: int = LIMIT) -> str:
     return cut(text, limit) if len(text) > limit // 4 else text  # 4 bytes a character at most
 
 
+def map_strings(data, change):
+    """``data`` with ``change`` applied to every string in it — dict keys too, inside lists, tuples and frozen
+    dataclasses (the report's types, rebuilt with the changed values); an enum member (one of the contract's
+    words: never text from the code under test), a number, a boolean and None stay as they are."""
+    if isinstance(data, enum.Enum):
+        return data
+    if isinstance(data, str):
+        return change(data)
+    if isinstance(data, dict):
+        return {map_strings(k, change): map_strings(v, change) for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [map_strings(v, change) for v in data]
+    if dataclasses.is_dataclass(data) and not isinstance(data, type):
+        fields = [f.name for f in dataclasses.fields(data) if f.init]
+        return dataclasses.replace(data, **{name: map_strings(getattr(data, name), change) for name in fields})
+    return data
+
+
 def clean_all(data, limit: int = SHOWN_LIMIT):
     """``data`` with every string (keys too) ``clean``; numbers, booleans and None as they are."""
-    if isinstance(data, str):
-        return clean(data, limit)
-    if isinstance(data, dict):
-        return {clean_all(k, limit): clean_all(v, limit) for k, v in data.items()}
-    if isinstance(data, (list, tuple)):
-        return [clean_all(v, limit) for v in data]
-    return data
+    return map_strings(data, lambda text: clean(text, limit))
 
 
 def _show(match: re.Match) -> str:
@@ -73,13 +87,7 @@ def visible(value) -> str:
 
 def visible_all(data):
     """``data`` with every string value ``visible`` (keys too: cell names are keys of lookups)."""
-    if isinstance(data, str):
-        return visible(data)
-    if isinstance(data, dict):
-        return {visible_all(k): visible_all(v) for k, v in data.items()}
-    if isinstance(data, (list, tuple)):
-        return [visible_all(v) for v in data]
-    return data
+    return map_strings(data, visible)
 
 
 def md_text(value) -> str:

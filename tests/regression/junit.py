@@ -27,10 +27,14 @@ import functools
 import math
 import re
 import xml.etree.ElementTree as ET
+from dataclasses import dataclass
 from pathlib import Path
 
-from regression.common import FLAKY, write_text_atomic
-from regression.contract import FAIL_OUTCOMES, PASS_OUTCOMES
+from regression.common import write_text_atomic
+from regression.contract import FAIL_OUTCOMES, PASS_OUTCOMES, Outcome, Variant
+from regression.failures import PROBLEM
+from regression.loading import LoadedCell
+from regression.schema import Cause, Failure, Problem, Report, TestRecord
 
 CELL_FILE = "junit.xml"
 COMBINED_FILE = "regression.junit.xml"
@@ -81,47 +85,66 @@ def split_test_id(test_id: str, variant: str | None = None, model: str | None = 
         return folder or file, path.rsplit("/", 1)[-1] or test_id
     classname = ".".join([dotted, *parts[1:-1]])
     name = parts[-1]
-    if variant and variant != "none":
+    if variant and variant != Variant.NONE:
         params = name[name.find("[") :] if "[" in name else ""
         if not re.search(rf"(?<![A-Za-z0-9]){re.escape(variant)}(?![A-Za-z0-9])", params):
             name += f" ({model}-{variant})" if model else f" ({variant})"
     return classname, name
 
 
-def _detail(failure: dict | None, causes: dict) -> str:
+def _detail(failure: Failure | None, causes: dict[int, Cause]) -> str:
     if failure is None:
         return ""
-    lines = [f"classification: {failure.get('classification')} ({failure.get('why')})"]
-    cause = causes.get(failure.get("cause"))
+    lines = [f"classification: {failure.classification} ({failure.why})"]
+    cause = causes.get(failure.cause)
     if cause is not None:
-        lines.append(f"cause {cause['id']}: {cause['message']} — {cause['tests']} test(s); {cause.get('hits', '')}")
-    if failure.get("origin"):
-        lines.append(f"at {failure['origin']}")
-    lines.append(f"module {failure.get('module_label')}, stage {failure.get('stage')}")
+        lines.append(f"cause {cause.id}: {cause.message} — {cause.tests} test(s); {cause.hits}")
+    if failure.origin:
+        lines.append(f"at {failure.origin}")
+    lines.append(f"module {failure.module_label}, stage {failure.stage}")
     return "\n".join(lines)
 
 
-def _testcase(suite: ET.Element, record: dict, failure: dict | None, causes: dict) -> str:
+@dataclass(frozen=True)
+class _Case:
+    """What one testcase shows: a record's, or a stage problem's (outcome ``PROBLEM``)."""
+
+    test_id: str
+    outcome: str
+    message: str
+    variant: str | None = None
+    model: str | None = None
+    seconds: float | None = None
+
+    @classmethod
+    def of_record(cls, record: TestRecord) -> _Case:
+        return cls(record.test_id, record.outcome, record.message, record.variant, record.model, record.seconds)
+
+    @classmethod
+    def of_problem(cls, problem: Problem) -> _Case:
+        return cls(problem.test_id, PROBLEM, problem.message)
+
+
+def _testcase(suite: ET.Element, entry: _Case, failure: Failure | None, causes: dict[int, Cause]) -> str:
     """One testcase under ``suite``; returns its counter: passed | failures | errors | skipped."""
-    classname, name = split_test_id(record["test_id"], record.get("variant"), record.get("model"))
-    case = _element("testcase", suite, classname=classname, name=name, time=seconds(record.get("seconds")))
-    outcome = record.get("outcome")
-    message = record.get("message") or ""
-    kind = (failure or {}).get("classification") or "failure"
-    if outcome == "failed":
+    classname, name = split_test_id(entry.test_id, entry.variant, entry.model)
+    case = _element("testcase", suite, classname=classname, name=name, time=seconds(entry.seconds))
+    outcome, message = entry.outcome, entry.message or ""
+    kind = (failure.classification if failure is not None else None) or "failure"
+    if outcome == Outcome.FAILED:
         _element("failure", case, _detail(failure, causes), type=kind, message=message)
         return "failures"
-    if outcome in FAIL_OUTCOMES or outcome == "problem":
+    if outcome in FAIL_OUTCOMES or outcome == PROBLEM:
         _element("error", case, _detail(failure, causes), type=kind, message=message)
         return "errors"
-    if outcome == "skipped":
+    if outcome == Outcome.SKIPPED:
         _element("skipped", case, type="pytest.skip", message=message)
         return "skipped"
-    if outcome == "xfailed":
+    if outcome == Outcome.XFAILED:
         _element("skipped", case, type=_XFAIL_TYPE, message=message or "expected failure")
         return "skipped"
-    if outcome == FLAKY:
-        _element("flakyFailure", case, type="flaky", message=message or "failed, then passed on a rerun")
+    if outcome == Outcome.FLAKY:
+        _element("flakyFailure", case, type=Outcome.FLAKY, message=message or "failed, then passed on a rerun")
         _element("system-out", case, f"flaky: passed after failing{': ' + message if message else ''}")
         return "passed"
     if outcome not in PASS_OUTCOMES:  # an outcome this writer does not know is not called a pass
@@ -138,51 +161,51 @@ def _properties(suite: ET.Element, values: dict) -> None:
             _element("property", props, name=key, value=value if not isinstance(value, bool) else str(value).lower())
 
 
-def cell_suites(cell: dict, summary: dict, failures: list[dict]) -> list[ET.Element]:
+def _skipped_suite(cell: LoadedCell) -> ET.Element:
+    run = cell.run
+    suite = _element("testsuite", name=f"{run.cell}@skipped", tests=0, failures=0, errors=0, skipped=0, time="0.000")
+    _properties(suite, {"cell": run.cell, "skipped": True, "skip_reason": run.skip_reason})
+    _element("system-out", suite, f"cell skipped: {run.skip_reason}")
+    return suite
+
+
+def cell_suites(cell: LoadedCell, causes: list[Cause], failures: list[Failure]) -> list[ET.Element]:
     """One ``<testsuite>`` per stage of a loaded cell (loading.py), from its records and stage problems;
-    ``summary``/``failures`` are the cell's summary and failures in the report dict (classification, cause)."""
-    name = cell["cell"]
-    causes = {c["id"]: c for c in summary.get("causes", [])}
-    classified: dict[tuple, list[dict]] = {}
+    ``causes``/``failures`` are the cell's in the report (classification, cause)."""
+    if cell.run.skipped:
+        return [_skipped_suite(cell)]
+    run, by_id = cell.run, {c.id: c for c in causes}
+    classified: dict[tuple, list[Failure]] = {}
     for failure in failures:
-        classified.setdefault((failure["stage"], failure["test_id"], failure["outcome"]), []).append(failure)
-    by_stage: dict[int, list[dict]] = {}
-    for record in cell.get("records", []):
-        if record.get("kind") in ("test", "collect_error"):
-            by_stage.setdefault(record["stage"], []).append(record)
+        classified.setdefault((failure.stage, failure.test_id, failure.outcome), []).append(failure)
+    by_stage: dict[int, list[_Case]] = {}
+    for record in cell.records:
+        by_stage.setdefault(record.stage, []).append(_Case.of_record(record))
     suites = []
-    if cell.get("skipped"):
-        suite = _element("testsuite", name=f"{name}@skipped", tests=0, failures=0, errors=0, skipped=0, time="0.000")
-        _properties(suite, {"cell": name, "skipped": True, "skip_reason": cell.get("skip_reason")})
-        _element("system-out", suite, f"cell skipped: {cell.get('skip_reason')}")
-        return [suite]
-    for stage in cell.get("stages", []):
-        number = stage["stage"]
-        key = stage.get("key") or f"{number:02d}"
-        suite = _element(
-            "testsuite", name=f"{name}@stage{key}", timestamp=cell.get("started"), time=seconds(stage.get("seconds"))
-        )
+    for stage in run.stages:
+        number = stage.stage
+        key = stage.key or f"{number:02d}"
+        suite = _element("testsuite", name=f"{run.cell}@stage{key}", timestamp=run.started, time=seconds(stage.seconds))
         _properties(
             suite,
             {
-                "cell": name,
+                "cell": run.cell,
                 "stage": number,
-                "python": cell.get("python"),
-                "numpy": cell.get("numpy"),
-                "commit": cell.get("commit"),
-                "red": stage.get("red"),
-                "reused": stage.get("reused"),
-                "cancelled": stage.get("cancelled"),
-                "log": stage.get("log"),
+                "python": run.python,
+                "numpy": run.numpy,
+                "commit": run.commit,
+                "red": stage.red,
+                "reused": None if stage.reused is None else stage.reused.to_json(),  # as stages.json holds it
+                "cancelled": stage.cancelled,
+                "log": stage.log,
             },
         )
         counts = {"passed": 0, "failures": 0, "errors": 0, "skipped": 0}
-        entries = list(by_stage.get(number, []))
-        entries += [dict(p, outcome="problem", stage=number) for p in stage.get("problems", [])]
-        for record in entries:
-            queue = classified.get((number, record["test_id"], record.get("outcome")))
+        entries = by_stage.get(number, []) + [_Case.of_problem(p) for p in stage.problems]
+        for entry in entries:
+            queue = classified.get((number, entry.test_id, entry.outcome))
             failure = queue.pop(0) if queue else None
-            counts[_testcase(suite, record, failure, causes)] += 1
+            counts[_testcase(suite, entry, failure, by_id)] += 1
         suite.set("tests", str(sum(counts.values())))
         for counter in ("failures", "errors", "skipped"):
             suite.set(counter, str(counts[counter]))
@@ -228,27 +251,26 @@ def _wrap(suites: list[ET.Element], texts: list[str], name: str) -> str:
     return _DECLARATION + head.replace(" />", ">", 1) + "\n" + "\n".join(texts) + "\n</testsuites>\n"
 
 
-def render_junit(report: dict, cells: list[dict]) -> tuple[dict[str, str], str]:
+def render_junit(report: Report, cells: list[LoadedCell]) -> tuple[dict[str, str], str]:
     """({cell name: that cell's junit.xml text}, the combined text) for the loaded ``cells`` of ``report``."""
-    summaries = {c["cell"]: c for c in report["cells"]}
-    failures: dict[str, list[dict]] = {}
-    for failure in report["failures"]:
-        failures.setdefault(failure["cell"], []).append(failure)
+    causes = {c.cell: c.causes for c in report.cells}
+    failures: dict[str, list[Failure]] = {}
+    for failure in report.failures:
+        failures.setdefault(failure.cell, []).append(failure)
     per_cell, every, every_text = {}, [], []
     for cell in cells:
-        name = cell["cell"]
-        suites = cell_suites(cell, summaries.get(name, {}), failures.get(name, []))
+        suites = cell_suites(cell, causes.get(cell.name, []), failures.get(cell.name, []))
         texts = [_suite_text(suite) for suite in suites]
-        per_cell[name] = _wrap(suites, texts, name)
+        per_cell[cell.name] = _wrap(suites, texts, cell.name)
         every += [ET.Element("testsuite", suite.attrib) for suite in suites]  # the counts, not the testcases
         every_text += texts
     return per_cell, _wrap(every, every_text, "tinytorch regression")
 
 
-def write_junit(out: Path, report: dict, cells: list[dict]) -> None:
+def write_junit(out: Path, report: Report, cells: list[LoadedCell]) -> None:
     """Each cell's ``junit.xml`` beside its ``stages.json`` and ``OUT/regression.junit.xml``, atomically."""
     per_cell, combined = render_junit(report, cells)
     for cell in cells:
-        if cell.get("dir"):
-            write_text_atomic(Path(cell["dir"]) / CELL_FILE, per_cell[cell["cell"]])
+        if cell.dir:
+            write_text_atomic(Path(cell.dir) / CELL_FILE, per_cell[cell.name])
     write_text_atomic(Path(out) / COMBINED_FILE, combined)

@@ -3,16 +3,18 @@
     python tests/regression/report.py --cells reports/cells --out reports
         [--baseline PATH] [--coverage-json PATH] [--fail-on-skipped] [--max-lines N] [--no-wait]
 
-Reads only what the chain wrote (loading.py), turns it into one report dict (analysis.py: classification
-in classify.py, causes in causes.py) and renders it (render.py). Writes ``OUT/regression.json``, ``.md``
-and ``.html`` under an exclusive lock on ``OUT`` (out_lock.py: a second run into the same ``OUT`` waits,
-saying so on stderr, or with ``--no-wait`` exits 2 naming the holder's pid), all three to temporaries
-first and then renamed into place, so a failed write (full disk, ``RLIMIT_FSIZE``) leaves the previous
-report published whole. The last line printed is exactly ``regression: N passed, M failed``. Exit status:
-1 if anything failed, or a cell is partial or stale (with ``--baseline``: only if something NEW failed,
-or partial/stale; with ``--fail-on-skipped`` also for a skipped cell), or the report could not be written
-(``could not write FILE: REASON`` on stderr); 2 for bad arguments or input, or ``OUT`` busy with
-``--no-wait`` (one line on stderr naming the file); else 0.
+Reads only what the chain wrote (loading.py), turns it into one typed report (``schema.Report``, analysis.py:
+classification in classify.py, causes in causes.py) and renders it (render.py, junit.py). Writes
+``OUT/regression.json``, ``.md`` and ``.html`` under an exclusive lock on ``OUT`` (out_lock.py: a second run
+into the same ``OUT`` waits, saying so on stderr, or with ``--no-wait`` exits 2 naming the holder's pid), all
+three to temporaries first and then renamed into place, so a failed write (full disk, ``RLIMIT_FSIZE``) leaves
+the previous report published whole. The last line printed is exactly ``regression: N passed, M failed``. Exit
+status: 1 if anything failed, or a cell is partial or stale (with ``--baseline``: only if something NEW
+failed, or partial/stale; with ``--fail-on-skipped`` also for a skipped cell), or the report could not be
+written (``could not write FILE: REASON`` on stderr); 2 for bad arguments or input, or ``OUT`` busy with
+``--no-wait`` (one line on stderr naming the file); else 0. Every error ends the run through
+``exits.run_main``: it is raised as ``UsageError``, ``InputError`` or ``WriteError``, never picked as a number
+here.
 """
 
 from __future__ import annotations
@@ -26,23 +28,23 @@ if __package__ in (None, ""):  # run as a script: `regression` lives in tests/, 
     sys.path.append(str(_HERE.parents[1]))
 
 import argparse  # noqa: E402
+import io  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
 
 from regression.analysis import build_report  # noqa: E402
 from regression.common import git_head, unwritable_folder  # noqa: E402
+from regression.contract import Variant  # noqa: E402
 from regression.escape import LIMIT, clean_all, visible  # noqa: E402
+from regression.exits import ExitCode, UsageError, WriteError, run_main  # noqa: E402
 from regression.junit import write_junit  # noqa: E402
-from regression.loading import ReportInputError, load_cells, read_json_file  # noqa: E402
+from regression.loading import LoadedCell, ReportInputError, load_cells, read_json_file  # noqa: E402
 from regression.out_lock import FolderBusy, exclusive, publish  # noqa: E402
 from regression.render import render_html, render_markdown, render_text  # noqa: E402
-from regression.schema import check_version, current  # noqa: E402
+from regression.schema import Report, check_version, current  # noqa: E402
 
+PROG = "report.py"  # the prefix of every error line
 NO_RESULTS = 'no results under {}: run `nox -s regression` first (one cell: nox -s "regression(py3.12-np2.5)")'
-
-
-class UsageError(ValueError):
-    pass
 
 
 def _positive_int(text: str) -> int:
@@ -56,7 +58,7 @@ def _positive_int(text: str) -> int:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="report.py", description="Report on the regression chain's records.")
+    parser = argparse.ArgumentParser(prog=PROG, description="Report on the regression chain's records.")
     parser.add_argument("--cells", required=True, type=Path, help="folder searched for */stages.json")
     parser.add_argument("--out", required=True, type=Path, help="where regression.{json,md,html} go")
     parser.add_argument("--baseline", type=Path, help="a previous regression.json: mark NEW / KNOWN / FIXED")
@@ -89,7 +91,7 @@ def load_baseline(path: Path) -> dict:
             not isinstance(failure, dict)
             or type(failure.get("stage")) is not int
             or not isinstance(failure.get("test_id"), str)
-            or not isinstance(failure.get("variant", "none"), (str, type(None)))
+            or not isinstance(failure.get("variant", Variant.NONE), (str, type(None)))
         ):
             raise ReportInputError(
                 f"--baseline {path}: failures[{number}] is not a failure (stage number, test id, variant); "
@@ -142,12 +144,12 @@ def _is_number(value) -> bool:
 OUTPUTS = ("regression.json", "regression.md", "regression.html")
 
 
-def write_outputs(out: Path, report: dict) -> None:
+def write_outputs(out: Path, report: Report) -> None:
     """All three files or none: rendered first, written to temporaries, then renamed into place."""
     publish(
         out,
         {
-            "regression.json": json.dumps(report, indent=2, sort_keys=True) + "\n",
+            "regression.json": json.dumps(report.to_json(), indent=2, sort_keys=True) + "\n",
             "regression.md": render_markdown(report),
             "regression.html": render_html(report),
         },
@@ -166,40 +168,50 @@ def _say(text: str, stream) -> None:
     print(text, file=stream, flush=True)
 
 
-def main(argv: list[str] | None = None) -> int:
+def read_inputs(args: argparse.Namespace) -> tuple[list[LoadedCell], dict | None, dict | None]:
+    """(cells, baseline, coverage) — reading only: bad arguments or input touch nothing."""
+    check_out(args.out)
+    if not args.cells.is_dir():
+        raise UsageError(NO_RESULTS.format(args.cells))
+    cells = load_cells(args.cells)
+    if not cells:
+        raise UsageError(NO_RESULTS.format(args.cells))
+    baseline = load_baseline(args.baseline) if args.baseline else None
+    coverage = load_coverage(args.coverage_json) if args.coverage_json else None
+    return cells, baseline, coverage
+
+
+def run(argv: list[str] | None) -> ExitCode:
+    """The command: read, analyse, write the files, print the summary; errors raised as ``exits``' kinds."""
     args = parse_args(argv)
-    try:  # reading only: bad arguments or input touch nothing
-        check_out(args.out)
-        if not args.cells.is_dir():
-            raise UsageError(NO_RESULTS.format(args.cells))
-        cells = load_cells(args.cells)
-        if not cells:
-            raise UsageError(NO_RESULTS.format(args.cells))
-        baseline = load_baseline(args.baseline) if args.baseline else None
-        coverage = load_coverage(args.coverage_json) if args.coverage_json else None
-    except ValueError as error:
-        _say(f"report.py: {error}", sys.stderr)
-        return 2
-    roots = {c.get("root") for c in cells if c.get("root")}
+    cells, baseline, coverage = read_inputs(args)
+    roots = {c.run.root for c in cells if c.run.root}
     commit = git_head(Path(next(iter(roots)))) if len(roots) == 1 else None
     report = clean_all(build_report(cells, baseline, coverage, commit, args.fail_on_skipped))
     try:
-        with exclusive(args.out, wait=not args.no_wait, who="report.py"):  # one writer per --out at a time
+        with exclusive(args.out, wait=not args.no_wait, who=PROG):  # one writer per --out at a time
             write_outputs(args.out, report)
             write_junit(args.out, report, cells)  # each cell's junit.xml and OUT/regression.junit.xml
     except FolderBusy as busy:
-        _say(f"report.py: --out {busy}; wait for it, or run without --no-wait to queue behind it", sys.stderr)
-        return 2
+        raise UsageError(f"--out {busy}; wait for it, or run without --no-wait to queue behind it") from None
     except OSError as error:
-        _say(f"report.py: could not write {error.filename or args.out}: {error.strerror or error}", sys.stderr)
-        return 1
+        raise WriteError(f"could not write {error.filename or args.out}: {error.strerror or error}") from None
     colour = sys.stdout.isatty() and "NO_COLOR" not in os.environ
     try:
         _say(render_text(report, args.max_lines, colour), sys.stdout)
     except OSError as error:  # stdout a full disk or a closed pipe: the report files are written
-        _say(f"report.py: could not write the summary to stdout: {error.strerror or error}", sys.stderr)
-        return 1
-    return 0 if report["verdict"]["ok"] else 1
+        raise WriteError(f"could not write the summary to stdout: {error.strerror or error}") from None
+    return ExitCode.OK if report.verdict.ok else ExitCode.RED
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``run`` through ``exits.run_main`` (the one place an error becomes an exit code); its one-line message
+    shown on stderr with every control character escaped, in what stderr's encoding can hold."""
+    message = io.StringIO()
+    code = run_main(lambda: run(argv), PROG, message)
+    if message.getvalue():
+        _say(message.getvalue().rstrip("\n"), sys.stderr)
+    return code
 
 
 if __name__ == "__main__":

@@ -6,7 +6,12 @@ import re
 import xml.etree.ElementTree as ET
 
 from regression import charts, report
-from regression.test_report import StrictHTML, stage_entry, test_record, write_cell
+from regression.analysis import stage_summary
+from regression.contract import Classification, Outcome
+from regression.decision import KNOWN, NEW
+from regression.report_fixtures import StrictHTML, stage_entry, test_record, write_cell
+from regression.schema import Baseline, CellSummary, Counts, Failure, Report, Reused, StageResult, StageSummary, Verdict
+from regression.schema.report import Fixed
 
 SVG = "{http://www.w3.org/2000/svg}"
 HOSTILE = "py3.12<script>alert(1)</script>&\"'\x1b\x00"
@@ -20,15 +25,28 @@ def texts(root: ET.Element) -> list[str]:
     return ["".join(t.itertext()) for t in root.iter(f"{SVG}text")]
 
 
-def cell(**extra) -> dict:
+def stage(number: int, **fields) -> StageSummary:
+    """A stage of a cell summary as the analysis makes it (``analysis.stage_summary``)."""
+    counts = dict(collected=0, passed=0, failed=0, errors=0, collect_errors=0, skipped=0, xfailed=0, red=False)
+    return stage_summary(StageResult(stage=number, **dict(counts, **fields)))
+
+
+def summary(name: str, stages: list[StageSummary], **fields) -> CellSummary:
+    return CellSummary(cell=name, **dict(dict(skipped=False, red=False, partial=False), stages=stages, **fields))
+
+
+REUSED = Reused(commit="abc123", date="2025-01-02T03:04:05+00:00")
+
+
+def cell(**extra) -> CellSummary:
     stages = [
-        {"stage": 1, "seconds": 0.6, "red": False},
-        {"stage": 2, "seconds": 1.2, "red": False, "reused": True},
-        {"stage": 3, "seconds": 2.4, "red": True},
-        {"stage": 9, "seconds": float("nan"), "red": False, "cancelled": True},
-        {"stage": 12, "key": "12-m12", "seconds": None, "red": False},
+        stage(1, seconds=0.6),
+        stage(2, seconds=1.2).replace(reused=REUSED),
+        stage(3, seconds=2.4, red=True),
+        stage(9, seconds=float("nan"), cancelled=True),
+        stage(12, key="12-m12", seconds=None),
     ]
-    return {"cell": HOSTILE, "stages": stages, **extra}
+    return summary(HOSTILE, stages, **extra)
 
 
 def test_a_stage_chart_labels_every_bar_in_words_and_marks_red_reused_cancelled():
@@ -43,8 +61,8 @@ def test_a_stage_chart_labels_every_bar_in_words_and_marks_red_reused_cancelled(
 
 
 def test_without_reused_or_cancelled_fields_a_stage_is_ok_or_red():
-    assert charts.stage_state({"red": True}) == "red" and charts.stage_state({}) == "ok"
-    assert charts.stage_chart({"cell": "c", "stages": []}) == ""
+    assert charts.stage_state(stage(1, red=True)) == "red" and charts.stage_state(stage(1)) == "ok"
+    assert charts.stage_chart(summary("c", [])) == ""
 
 
 def test_text_is_escaped_and_nothing_runs_or_is_fetched():
@@ -112,29 +130,35 @@ def test_the_html_report_holds_the_charts_and_still_parses(tmp_path, capsys):
     assert len(list(parse(svg).iter(f"{SVG}rect"))) == 16 + 2  # 16 stages and the hatch pattern's two
 
 
-def _grid_report(**baseline) -> dict:
-    stage = {"stage": 3, "red": True, "collected": 2, "seconds": 1.0}
-    cells = [{"cell": HOSTILE, "skipped": False, "stages": [stage]}]
-    failures = [
-        {"cell": HOSTILE, "stage": 3, "status": "NEW"},
-        {"cell": HOSTILE, "stage": 3, "status": "NEW"},
-        {"cell": HOSTILE, "stage": 3, "status": "KNOWN"},
-    ]
-    return {"cells": cells, "failures": failures, "baseline": baseline or None}, cells[0], stage
+def _failure(status: str) -> Failure:
+    return Failure(
+        HOSTILE, 3, 3, "03 layers", "t.py", "t.py::a", Classification.REGARDLESS, "", "", Outcome.FAILED
+    ).replace(status=status)
+
+
+def _grid_report(baseline: Baseline | None = None) -> tuple[Report, CellSummary, StageSummary]:
+    red = stage(3, red=True, collected=2, seconds=1.0)
+    one = summary(HOSTILE, [red], red=True)
+    failures = [_failure(NEW), _failure(NEW), _failure(KNOWN)] if baseline else [_failure(None)] * 3
+    counts = Counts(passed=0, failed=3, skipped=0, xfailed=0, records=3, distinct_tests=1)
+    verdict = Verdict(red=True, ok=False, text="red")
+    data = Report(2, "", cells=[one], stages=[3], counts=counts, failures=failures, verdict=verdict, baseline=baseline)
+    return data, one, red
 
 
 def test_grid_marks_say_new_known_fixed_flaky_reused_in_words():
     from regression import render
 
-    data, one, stage = _grid_report(new=2, known=1, fixed=[{"stage": 3, "test_id": "t::b"}, {"stage": 4}])
-    assert render.marks(data, one, stage) == [("NEW", "NEW 2"), ("KNOWN", "KNOWN 1"), ("FIXED", "FIXED 1")]
-    assert render.marks(data, one, dict(stage, flaky=["t::w"], reused=True))[-2:] == [
+    fixed = [Fixed(stage=3, test_id="t::b", variant="none"), Fixed(stage=4, test_id="t::c", variant="none")]
+    data, one, red = _grid_report(Baseline(new=2, known=1, fixed=fixed))
+    assert render.marks(data, one, red) == [("NEW", "NEW 2"), ("KNOWN", "KNOWN 1"), ("FIXED", "FIXED 1")]
+    assert render.marks(data, one, red.replace(flaky=["t::w"], reused=REUSED))[-2:] == [
         ("flaky", "flaky 1"),
         ("reused", "reused"),
     ]
-    no_baseline, one, stage = _grid_report()
-    assert render.marks(no_baseline, one, stage) == []  # statuses only mean something against a baseline
-    assert render.marks(data, dict(one, skipped=True), stage) == [] and render.marks(data, one, None) == []
+    no_baseline, one, red = _grid_report()
+    assert render.marks(no_baseline, one, red) == []  # statuses only mean something against a baseline
+    assert render.marks(data, one.replace(skipped=True), red) == [] and render.marks(data, one, None) == []
 
 
 def _luminance(hex_colour: str) -> float:
@@ -143,9 +167,9 @@ def _luminance(hex_colour: str) -> float:
 
 
 def test_palette_has_a_dark_mode_and_ok_red_differ_in_grey_scale_in_both():
-    from regression import render
+    from regression import html_page
 
-    light, dark = render._CSS.split("@media (prefers-color-scheme: dark)")
+    light, dark = html_page._CSS.split("@media (prefers-color-scheme: dark)")
     for css in (light, dark):
         ok = re.search(r"td\.ok\{background:(#[0-9a-f]{6})", css).group(1)
         red = re.search(r"td\.red\{background:(#[0-9a-f]{6})", css).group(1)

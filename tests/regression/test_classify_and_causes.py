@@ -8,26 +8,28 @@ import pytest
 from regression.analysis import pick_points_at, stage_span
 from regression.causes import group_causes, normalize
 from regression.classify import BY_QUANTIZATION, EMPTY, LAYERING, REGARDLESS, classify
-from regression.common import twin_of, zoo_param
+from regression.common import module_label, twin_of, zoo_param
+from regression.contract import Outcome, Pairing, RecordKind, Variant
+from regression.schema import Failure, TestRecord
 
 
-def record(test_id: str, module: int = 3, stage: int = 3, pairing: str | None = None, **extra) -> dict:
+def record(test_id: str, module: int = 3, stage: int = 3, pairing: Pairing | None = None, **extra) -> TestRecord:
+    """A failing test record, as records.py writes it (``schema.TestRecord``)."""
     model, variant = zoo_param(test_id)
     if pairing is None:
-        pairing = "paired" if model else "no-variant"
-    return {
-        "kind": "test",
-        "stage": stage,
-        "module": module,
-        "test_id": test_id,
-        "variant": variant,
-        "twin_id": twin_of(test_id),
-        "pairing": pairing,
-        "outcome": "failed",
-        "message": "AssertionError: x",
-        "guard_violations": [],
-        **extra,
-    }
+        pairing = Pairing.PAIRED if model else Pairing.NO_VARIANT
+    fields = dict(
+        kind=RecordKind.TEST,
+        stage=stage,
+        module=module,
+        test_id=test_id,
+        variant=Variant(variant),
+        twin_id=twin_of(test_id),
+        pairing=pairing,
+        outcome=Outcome.FAILED,
+        message="AssertionError: x",
+    )
+    return TestRecord(**{**fields, **extra})
 
 
 @pytest.mark.parametrize(
@@ -39,7 +41,7 @@ def record(test_id: str, module: int = 3, stage: int = 3, pairing: str | None = 
         (record("t.py::a[mlp-int8]"), set(), REGARDLESS),  # the fp32 twin fails too (it ran, below)
         (record("t.py::a[mlp-fp32]"), {(3, "t.py::a[mlp-int8]")}, REGARDLESS),
         (record("t.py::b"), set(), REGARDLESS),
-        (record("t.py::b", pairing="int8-only"), set(), BY_QUANTIZATION),
+        (record("t.py::b", pairing=Pairing.INT8_ONLY), set(), BY_QUANTIZATION),
         (record("tests/modules/16_quantization/t.py::c", module=16, stage=16), set(), BY_QUANTIZATION),
         (record("tests/modules/16_quantization/t.py::c[mlp-fp32]", module=16, stage=16), set(), BY_QUANTIZATION),
         (record("t.py::d", guard_violations=[{"kind": "patch"}]), set(), LAYERING),
@@ -53,7 +55,7 @@ def record(test_id: str, module: int = 3, stage: int = 3, pairing: str | None = 
             set(),
             REGARDLESS,
         ),
-        (dict(record("t.py"), kind="collect_error", outcome="collect_error"), set(), EMPTY),
+        (record("t.py", kind=RecordKind.COLLECT_ERROR, outcome=Outcome.COLLECT_ERROR), set(), EMPTY),
     ],
 )
 def test_classification_rules(failing, passed, expected):
@@ -73,17 +75,26 @@ def test_every_int8_variant_has_the_fp32_twin():
     assert zoo_param("t.py::a[gpt-int8static]") == ("gpt", "int8static")
 
 
-def failure(test_id: str, reason: str, stage: int = 3, module: int = 3, origin: str | None = "tinytorch/x.py:3 in f"):
-    return {
-        "test_id": test_id,
-        "reason": reason,
-        "stage": stage,
-        "module": module,
-        "origin": origin,
-        "classification": BY_QUANTIZATION,
-        "model": zoo_param(test_id)[0],
-        "variant": zoo_param(test_id)[1],
-    }
+def failure(
+    test_id: str, reason: str, stage: int = 3, module: int = 3, origin: str | None = "tinytorch/x.py:3 in f"
+) -> Failure:
+    """A failure as the analysis makes it (``schema.Failure``)."""
+    model, variant = zoo_param(test_id)
+    return Failure(
+        cell="c",
+        stage=stage,
+        module=module,
+        module_label=module_label(module),
+        file=test_id.split("::")[0],
+        test_id=test_id,
+        classification=BY_QUANTIZATION,
+        why="",
+        reason=reason,
+        outcome=Outcome.FAILED,
+        variant=Variant(variant),
+        model=model,
+        origin=origin,
+    )
 
 
 def test_one_cause_for_many_tests_differing_only_in_numbers():
@@ -93,11 +104,9 @@ def test_one_cause_for_many_tests_differing_only_in_numbers():
     ]
     failures.append(failure("t.py::b", "ValueError: shape (4, 0)", origin="tinytorch/y.py:9 in g"))
     causes = group_causes(failures)
-    assert [c["tests"] for c in causes] == [3, 1]
+    assert [c.tests for c in causes] == [3, 1]
     top = causes[0]
-    assert (
-        top["models"] == ["cnn", "gpt", "mlp"] and top["stages"] == [3, 9, 13] and top["exception"] == "AssertionError"
-    )
+    assert top.models == ["cnn", "gpt", "mlp"] and top.stages == [3, 9, 13] and top.exception == "AssertionError"
     assert normalize("error 0.031 > 0.01 at 0x7f00ab in 'layers.0'") == "error N > N at 0x… in '…'"
 
 
@@ -108,11 +117,11 @@ def test_same_message_from_different_code_is_two_causes():
 
 
 def test_points_at_the_stage_own_module_then_layering_first():
-    f03 = dict(failure("tests/modules/03_layers/t.py::a[cnn-int8]", "E: x", stage=9, module=3))
-    f09 = dict(failure("tests/modules/09_spatial/t.py::a[cnn-int8]", "E: x", stage=9, module=9))
-    assert pick_points_at(9, [f03, f09])["module"] == 9  # stage 09 brought the conv: its module is named
-    layering = dict(f03, classification=LAYERING, test_id="t.py::z")
-    assert pick_points_at(9, [f03, layering])["classification"] == LAYERING
+    f03 = failure("tests/modules/03_layers/t.py::a[cnn-int8]", "E: x", stage=9, module=3)
+    f09 = failure("tests/modules/09_spatial/t.py::a[cnn-int8]", "E: x", stage=9, module=9)
+    assert pick_points_at(9, [f03, f09]).module == 9  # stage 09 brought the conv: its module is named
+    layering = f03.replace(classification=LAYERING, test_id="t.py::z")
+    assert pick_points_at(9, [f03, layering]).classification == LAYERING
 
 
 def test_stage_spans_compress_runs():
@@ -129,7 +138,7 @@ def test_a_layering_break_blames_the_module_that_made_it():
     refused += "(imported by tinytorch.optimization.quantized_layers (quantized_layers.py:12))"
     assert layering_culprit(patch) == 16 and layering_culprit(refused) == 16  # a helper file of module 16
     assert layering_culprit("LayeringError: ... (imported by test_mixed (test_mixed.py:14))") is None
-    layering = dict(failure("t.py::a", patch, stage=3, module=3), classification=LAYERING)
+    layering = failure("t.py::a", patch, stage=3, module=3).replace(classification=LAYERING)
     assert blamed_module(3, layering) == 16
     assert blamed_module(9, failure("tests/modules/03_layers/t.py::a[cnn-int8]", "E: x", stage=9, module=3)) == 9
 
@@ -191,9 +200,9 @@ def test_a_test_that_runs_module_16_code_is_int8_only_by_its_code():
 def test_an_int8_only_failure_is_regardless_when_its_fp32_counterpart_fails_too():
     from regression.classify import BY_QUANTIZATION, REGARDLESS, classify
 
-    record = {"stage": 3, "module": 3, "variant": "none", "pairing": "int8-only", "twin_id": None}
+    record = TestRecord(RecordKind.TEST, 3, "t.py::b", Outcome.FAILED, module=3, pairing=Pairing.INT8_ONLY)
     assert classify(record, set(), set())[0] == BY_QUANTIZATION
-    paired = dict(record, variant="int8", twin_id="t.py::a[mlp-fp32]")
+    paired = record.replace(variant=Variant.INT8, twin_id="t.py::a[mlp-fp32]")
     assert classify(paired, set(), {(3, "t.py::a[mlp-fp32]")})[0] == REGARDLESS
     assert classify(paired, {(3, "t.py::a[mlp-fp32]")}, {(3, "t.py::a[mlp-fp32]")})[0] == BY_QUANTIZATION
 
@@ -205,14 +214,13 @@ def test_one_bug_in_every_int8_variant_is_one_cause_that_names_them():
         failure(f"t.py::test_out[{m}-{v}]", f"AssertionError: {m}-{v}: relative error {e} % > 1.0 %", stage=s)
         for m, v, e, s in [("mlp", "int8", 2.43, 3), ("mlp", "int8static", 2.58, 3), ("cnn", "int8tensor", 3.07, 9)]
     ]
-    for f in failures:
-        f["origin"] = origin
+    failures = [f.replace(origin=origin) for f in failures]
     causes = group_causes(failures)
     assert len(causes) == 1
     (cause,) = causes
-    assert cause["message"] == "AssertionError: <model>-<variant>: relative error N % > N %"
-    assert cause["variants"] == ["int8", "int8static", "int8tensor"] and cause["models"] == ["cnn", "mlp"]
-    assert cause["hits"] == (
+    assert cause.message == "AssertionError: <model>-<variant>: relative error N % > N %"
+    assert cause.variants == ["int8", "int8static", "int8tensor"] and cause.models == ["cnn", "mlp"]
+    assert cause.hits == (
         "3 variants: int8, int8static, int8tensor; 2 models: cnn, mlp; 1 module: 03 layers; stages 03,09"
     )
 
@@ -233,17 +241,22 @@ def test_the_same_normalized_message_at_another_line_or_of_another_type_stays_ap
 
 def test_the_headline_counts_one_cause_for_one_bug_in_three_variants():
     from regression.analysis import analyse_cell
+    from regression.loading import LoadedCell
+    from regression.schema import CellRun, StageResult
 
     records = []
     for variant, error in [("fp32", None), ("int8", 2.43), ("int8static", 2.58), ("int8tensor", 3.07)]:
         test_id = f"tests/modules/03_layers/t.py::test_out[mlp-{variant}]"
-        rec = record(test_id, outcome="passed" if error is None else "failed", model="mlp")
+        rec = record(test_id, outcome=Outcome.PASSED if error is None else Outcome.FAILED, model="mlp")
         if error is not None:
-            rec["message"] = f"AssertionError: mlp-{variant}: relative error {error} % > 1.0 %"
-            rec["origin"] = "tinytorch/optimization/int8.py:131 in encode"
+            rec = rec.replace(
+                message=f"AssertionError: mlp-{variant}: relative error {error} % > 1.0 %",
+                origin="tinytorch/optimization/int8.py:131 in encode",
+            )
         records.append(rec)
-    stage = {"stage": 3, "key": "03", "name": "layers", "red": True, "problems": []}
-    summary, failures, _ = analyse_cell({"cell": "c", "stages": [stage], "records": records})
-    assert len(summary["causes"]) == 1 and len(failures) == 3
-    assert "3 test(s), 1 cause(s)" in summary["headline"]
-    assert summary["causes"][0]["hits"].startswith("3 variants: int8, int8static, int8tensor; 1 model: mlp")
+    counts = dict(collected=4, passed=1, failed=3, errors=0, collect_errors=0, skipped=0, xfailed=0)
+    stage = StageResult(3, key="03", name="layers", red=True, **counts)
+    summary, failures, _ = analyse_cell(LoadedCell(CellRun("c", stages=[stage]), records))
+    assert len(summary.causes) == 1 and len(failures) == 3
+    assert "3 test(s), 1 cause(s)" in summary.headline
+    assert summary.causes[0].hits.startswith("3 variants: int8, int8static, int8tensor; 1 model: mlp")

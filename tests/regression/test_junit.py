@@ -19,7 +19,8 @@ except ImportError as error:  # a missing test dependency fails the suite: it mu
 
 from regression import junit, report
 from regression.analysis import build_report
-from regression.test_report import stage_entry, test_record, write_cell
+from regression.contract import Classification
+from regression.report_fixtures import loaded_cell, stage_entry, test_record, write_cell
 
 SCHEMA_FILE = Path(__file__).resolve().parent / "data" / "junit-10.xsd"
 
@@ -116,7 +117,7 @@ def hostile_cell(root: Path) -> None:
         test_record("c", 3, "tests/modules/03_layers/t.py::test_skip", "skipped", "Skipped: no \x1f reason"),
         test_record("c", 3, "tests/modules/03_layers/t.py::TestK::test_xf", "xfailed", "xfail"),
     ]
-    problem = {"classification": "empty or uncollectable stage", "module": 3, "test_id": "<stage 03>",
+    problem = {"classification": Classification.EMPTY, "module": 3, "test_id": "<stage 03>",
                "message": "incomplete stage: \x1b cut"}  # fmt: skip
     write_cell(root, "c", [dict(stage_entry(3, 1, 1, problems=[problem]), skipped=1, xfailed=1, collected=4)], records)
 
@@ -146,9 +147,9 @@ def test_hostile_ids_and_messages_become_valid_xml_with_the_characters_spelled_o
 
 def test_a_lone_surrogate_and_every_c0_control_but_tab_newline_cr_are_spelled_out(schema):
     hostile = "".join(chr(c) for c in range(32)) + "\ud800\udfff\ufffe\uffff\U0001f600é"
-    records = [dict(test_record("c", 3, f"tests/modules/03_layers/t.py::test_{hostile}", "failed", hostile))]
-    cell = {"cell": f"c{hostile}", "records": records, "stages": [stage_entry(3, 0, 1)]}
-    text = junit.to_text(junit.testsuites(junit.cell_suites(cell, {"causes": []}, []), hostile))
+    records = [test_record("c", 3, f"tests/modules/03_layers/t.py::test_{hostile}", "failed", hostile)]
+    cell = loaded_cell(f"c{hostile}", [stage_entry(3, 0, 1)], records)
+    text = junit.to_text(junit.testsuites(junit.cell_suites(cell, [], []), hostile))
     schema.validate(text)
     text.encode("utf-8")  # no surrogate left
     ET.fromstring(text.encode("utf-8"))
@@ -157,18 +158,19 @@ def test_a_lone_surrogate_and_every_c0_control_but_tab_newline_cr_are_spelled_ou
 
 def test_a_flaky_outcome_is_a_pass_that_says_so(schema):
     records = [test_record("c", 3, "tests/modules/03_layers/t.py::test_f[cnn-int8]", "flaky", "AssertionError: 1")]
-    cell = {"cell": "c", "records": records, "stages": [dict(stage_entry(3, 1), reused=True)]}
-    root = junit.testsuites(junit.cell_suites(cell, {"causes": []}, []), "c")
+    reused = {"commit": "abc123", "date": "2025-01-02T03:04:05+00:00", "seconds": 0.5}
+    cell = loaded_cell("c", [dict(stage_entry(3, 1), reused=reused)], records)
+    root = junit.testsuites(junit.cell_suites(cell, [], []), "c")
     schema.validate(junit.to_text(root))
     (case,) = root.iter("testcase")
     assert case.find("flakyFailure").get("message") == "AssertionError: 1" and "flaky" in case.find("system-out").text
     assert (root.get("tests"), root.get("failures"), root.get("errors")) == ("1", "0", "0")
-    assert {p.get("name"): p.get("value") for p in root.iter("property")}["reused"] == "true"
+    assert {p.get("name"): p.get("value") for p in root.iter("property")}["reused"] == str(reused)  # as stages.json
 
 
 def test_a_skipped_cell_is_an_empty_valid_suite(schema):
-    cell = {"cell": "py3.9-np1.24", "skipped": True, "skip_reason": "no python3.9\x00", "records": [], "stages": []}
-    text = junit.to_text(junit.testsuites(junit.cell_suites(cell, {}, []), "x"))
+    cell = loaded_cell("py3.9-np1.24", skipped=True, skip_reason="no python3.9\x00")
+    text = junit.to_text(junit.testsuites(junit.cell_suites(cell, [], []), "x"))
     schema.validate(text)
     assert "no python3.9\\x00" in text and 'tests="0"' in text
 

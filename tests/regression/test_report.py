@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -12,107 +11,20 @@ import pytest
 from regression import chain, report
 from regression.analysis import build_report
 from regression.classify import BY_QUANTIZATION, EMPTY, LAYERING, REGARDLESS, classify
-from regression.common import write_json, write_jsonl
-from regression.contract import Outcome, Pairing, RecordKind, Variant
+from regression.common import write_json
 from regression.coverage_table import coverage_table
 from regression.loading import load_cells
-from regression.schema import Problem, StageResult, TestRecord
+from regression.report_fixtures import StrictHTML, stage_entry, test_record, write_cell
+from regression.schema import Report, TestRecord
 
 MIXED = "tests/modules/02_activations/test_mixed.py"
 LAST_LINE = re.compile(r"^regression: (\d+) passed, (\d+) failed$")
 
 
 # ----------------------------------------------------------------------------------------- helpers
-def stage_entry(stage: int, passed: int, failed: int = 0, problems=()) -> dict:
-    """A stage result as the chain writes it, built through its type (``schema.StageResult``)."""
-    return StageResult(
-        stage=stage,
-        key=f"{stage:02d}",
-        name="x",
-        collected=passed + failed,
-        passed=passed,
-        failed=failed,
-        errors=0,
-        collect_errors=0,
-        skipped=0,
-        xfailed=0,
-        seconds=0.1,
-        exit_code=1 if failed or problems else 0,
-        red=bool(failed or problems),
-        problems=[Problem.from_json(p) for p in problems],
-    ).to_json()
-
-
-def test_record(cell: str, stage: int, test_id: str, outcome: str, message: str = "") -> dict:
-    """A test record as records.py writes it, built through its type (``schema.TestRecord``)."""
-    variant = Variant.INT8 if "-int8]" in test_id else Variant.FP32 if "-fp32]" in test_id else Variant.NONE
-    twin = None if variant == "none" else test_id.replace(f"-{variant}]", "-fp32]" if variant == "int8" else "-int8]")
-    return TestRecord(
-        kind=RecordKind.TEST,
-        cell=cell,
-        stage=stage,
-        module=3,
-        file=test_id.split("::")[0],
-        test_id=test_id,
-        variant=variant,
-        twin_id=twin,
-        pairing=Pairing.NO_VARIANT if variant == "none" else Pairing.PAIRED,
-        outcome=Outcome(outcome),
-        message=message,
-        seconds=0.01,
-    ).to_json()
-
-
-test_record.__test__ = False  # a helper, not a test
-
-
-def write_cell(root: Path, name: str, stages: list[dict], records: list[dict], full: bool = True) -> None:
-    """A cell's files; ``full`` adds the stages not given as green and empty, so the cell is not partial."""
-    header = {"schema": 1, "cell": name, "skipped": False, "skip_reason": None, "python": "3.11.7", "numpy": "2.2.0"}
-    given = {s["stage"] for s in stages}
-    if full:
-        stages = sorted(stages + [stage_entry(k, 0) for k in range(1, 17) if k not in given], key=lambda s: s["stage"])
-    write_json(root / name / "stages.json", dict(header, stages=stages, seconds=1.0))
-    write_jsonl(root / name / "records.jsonl", records)
-
-
 def run_report(capsys, *args) -> tuple[int, list[str]]:
     status = report.main([str(a) for a in args])
     return status, capsys.readouterr().out.rstrip("\n").split("\n")
-
-
-class StrictHTML(HTMLParser):
-    """Fails on mis-nested tags; collects the grid's cell classes and element texts by id."""
-
-    VOID = {"meta", "br", "hr", "img", "input", "link", "col"}
-
-    def __init__(self):
-        super().__init__()
-        self.stack, self.grid_classes, self.ids, self._id, self.in_grid = [], [], {}, None, False
-
-    def handle_starttag(self, tag, attrs):
-        attrs = dict(attrs)
-        if tag not in self.VOID:
-            self.stack.append(tag)
-        if tag == "table" and attrs.get("id") == "grid":
-            self.in_grid = True
-        if tag == "td" and self.in_grid:
-            self.grid_classes.append(attrs.get("class"))
-        if "id" in attrs:
-            self._id = attrs["id"]
-            self.ids[self._id] = ""
-
-    def handle_endtag(self, tag):
-        assert self.stack and self.stack[-1] == tag, f"</{tag}> closes <{self.stack[-1] if self.stack else None}>"
-        self.stack.pop()
-        if tag == "table":
-            self.in_grid = False
-        if tag in ("span", "p"):
-            self._id = None
-
-    def handle_data(self, data):
-        if self._id in ("verdict", "last-line"):
-            self.ids[self._id] += data
 
 
 # ----------------------------------------------------------------------------------------- on the real chain output
@@ -121,9 +33,9 @@ def synthetic_report(synthetic_run):
     return build_report(load_cells(synthetic_run["cells"]))
 
 
-def classification_of(built: dict, stage: int, test_id: str) -> str:
-    (match,) = [f for f in built["failures"] if f["stage"] == stage and f["test_id"] == test_id]
-    return match["classification"]
+def classification_of(built: Report, stage: int, test_id: str) -> str:
+    (match,) = [f for f in built.failures if f.stage == stage and f.test_id == test_id]
+    return match.classification
 
 
 @pytest.mark.parametrize(
@@ -146,10 +58,10 @@ def test_empty_and_uncollectable_stages_are_classified(synthetic_report):
 
 
 def test_the_first_red_stage_points_at_the_module_and_file(synthetic_report):
-    (cell,) = synthetic_report["cells"]
-    assert cell["first_red_stage"] == 2
-    assert cell["points_at"]["module"] == 2
-    assert cell["points_at"]["file"] == MIXED
+    (cell,) = synthetic_report.cells
+    assert cell.first_red_stage == 2
+    assert cell.points_at.module == 2
+    assert cell.points_at.file == MIXED
 
 
 def test_cli_writes_json_md_html_and_ends_with_the_count_line(synthetic_run, tmp_path, capsys):
@@ -190,7 +102,7 @@ def test_int8_failure_without_a_passing_twin_is_broken_regardless(tmp_path):
     cells = tmp_path / "cells"
     write_cell(cells, "c", [stage_entry(3, 0, 1)], [test_record("c", 3, "t.py::a[mlp-int8]", "failed", "E: x")])
     built = build_report(load_cells(cells))
-    assert built["failures"][0]["classification"] == REGARDLESS
+    assert built.failures[0].classification == REGARDLESS
 
 
 def test_only_the_guard_makes_a_layering_break_not_any_tinytorch_import_error(tmp_path):
@@ -203,9 +115,9 @@ def test_only_the_guard_makes_a_layering_break_not_any_tinytorch_import_error(tm
     ]
     write_cell(cells, "c", [stage_entry(3, 1, 2)], records)
     built = build_report(load_cells(cells))
-    assert [f["classification"] for f in built["failures"]] == [BY_QUANTIZATION, REGARDLESS]
+    assert [f.classification for f in built.failures] == [BY_QUANTIZATION, REGARDLESS]
     guard = dict(records[1], message="LayeringError: import guard: tinytorch.core.spatial is module 09")
-    assert classify(guard, set(), set())[0] == LAYERING
+    assert classify(TestRecord.from_json(guard), set(), set())[0] == LAYERING
 
 
 def baseline_cells(tmp_path: Path, name: str, outcomes: dict) -> Path:

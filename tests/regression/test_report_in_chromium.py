@@ -15,7 +15,7 @@ import numpy as np
 
 from regression import chain, report
 from regression.png_pixels import read_rgb, share_of
-from regression.test_report import stage_entry, test_record, write_cell
+from regression.report_fixtures import stage_entry, test_record, write_cell
 from tools import prerequisites
 
 # No background networking: this machine's closed network refuses those connections one by one.

@@ -23,7 +23,7 @@ import pytest
 
 from regression import out_lock, report
 from regression.conftest import REPORT, chain_env
-from regression.test_report import stage_entry, test_record, write_cell
+from regression.report_fixtures import stage_entry, test_record, write_cell
 
 NAMES = ("regression.json", "regression.md", "regression.html", "regression.junit.xml")
 ROUNDS = 8

@@ -11,6 +11,7 @@ import pytest
 from regression import report
 from regression.contract import CLASSIFICATIONS, Classification, Outcome, Variant
 from regression.exits import ExitCode, SchemaVersionError, exit_code_of
+from regression.report_fixtures import stage_entry, test_record, write_cell
 from regression.schema import (
     CellRun,
     Problem,
@@ -23,7 +24,6 @@ from regression.schema import (
     reference,
 )
 from regression.schema.versions import KINDS
-from regression.test_report import stage_entry, test_record, write_cell
 
 
 def test_the_words_are_their_strings_wherever_they_are_written():
@@ -115,6 +115,25 @@ def test_the_report_it_writes_is_a_report_of_its_schema(tmp_path, capsys):
     report.main(["--cells", str(tmp_path / "cells"), "--out", str(tmp_path / "r")])
     data = json.loads((tmp_path / "r" / "regression.json").read_text())
     assert Report.from_json(data, "regression.json").to_json() == data
+
+
+def test_a_red_report_against_a_baseline_round_trips_through_its_types(tmp_path, capsys):
+    """Failures with a cause and a status, a stage problem, points_at, the baseline's FIXED: all typed."""
+    problem = {"classification": Classification.EMPTY, "module": 4, "test_id": "<stage 04>", "message": "x"}
+    ids = ["tests/modules/03_layers/t.py::a[mlp-fp32]", "tests/modules/03_layers/t.py::a[mlp-int8]", "t.py::b"]
+    for name, outcomes in (("before", ["passed", "failed", "failed"]), ("after", ["passed", "failed", "passed"])):
+        records = [test_record("c", 3, i, o, "AssertionError: x") for i, o in zip(ids, outcomes)]
+        failed = outcomes.count("failed")
+        write_cell(tmp_path / name, "c", [stage_entry(3, 3 - failed, failed), stage_entry(4, 0, 0, [problem])], records)
+    report.main(["--cells", str(tmp_path / "before"), "--out", str(tmp_path / "r0")])
+    baseline = str(tmp_path / "r0" / "regression.json")
+    report.main(["--cells", str(tmp_path / "after"), "--out", str(tmp_path / "r1"), "--baseline", baseline])
+    capsys.readouterr()
+    data = json.loads((tmp_path / "r1" / "regression.json").read_text())
+    typed = Report.from_json(data, "regression.json")
+    assert typed.to_json() == data
+    assert typed.baseline.fixed[0].test_id == "t.py::b" and {f.status for f in typed.failures} == {"KNOWN"}
+    assert typed.cells[0].points_at.classification is Classification.BY_QUANTIZATION and typed.cells[0].causes
 
 
 def test_schema_md_is_what_the_types_generate():

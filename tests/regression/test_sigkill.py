@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from regression.conftest import CHAIN, REPORT, build_tree, chain_env
+from regression.contract import RecordKind
 from regression.loading import load_cells
 from regression.test_report import stage_entry, test_record, write_cell
 
@@ -73,9 +74,9 @@ def test_killed_chain_runs_leave_the_previous_cell_results_readable(tmp_path):
     for _ in range(RUNS):
         kill_at_random(command, duration * 1.2, rng, cwd=root)
         (cell,) = load_cells(tmp_path / "cells")  # raises on anything damaged
-        stage = cell["stages"][0]
-        assert stage["collected"] == 40 and stage["passed"] == 40 and not stage["red"], stage
-        assert len([r for r in cell["records"] if r["kind"] == "test"]) == 40
+        stage = cell.run.stages[0]
+        assert stage.collected == 40 and stage.passed == 40 and not stage.red, stage
+        assert len([r for r in cell.records if r.kind == RecordKind.TEST]) == 40
     timed(command, cwd=root)
     assert sorted(p.name for p in out.iterdir() if p.is_file()) == sorted(["stages.json", cell_records(out)])
 

@@ -24,7 +24,15 @@ from pathlib import Path
 from tools.bisection import git
 from tools.bisection.env import Env, has_module
 from tools.bisection.plan import Plan, estimate, step_command
-from tools.harness import HarnessError, Interrupted, Stop, UsageError, build_report, load_cells, read_jsonl
+from tools.harness import (
+    HarnessError,
+    Interrupted,
+    Stop,
+    UsageError,
+    build_report,
+    load_cells,
+    load_records_cell,
+)
 
 SCHEMA = 1
 MAX_LINES = 10  # "broke:" lines printed; bisect.json has them all
@@ -211,8 +219,8 @@ def classify(step: dict, plan: Plan) -> list[dict]:
         if (out / "stages.json").is_file():
             loaded = load_cells(out)
         else:
-            loaded = [{"cell": plan.cell.name, "records": list(read_jsonl(out / "records.jsonl")), "stages": []}]
-        computed = {f["test_id"]: f["classification"] for f in build_report(loaded)["failures"]}
+            loaded = [load_records_cell(out / "records.jsonl", plan.cell.name)]
+        computed = {f.test_id: str(f.classification) for f in build_report(loaded).failures}
     return [
         dict(p, classification=plan.classification.get(p["test_id"]) or computed.get(p["test_id"]))
         for p in step.get("present", [])
