@@ -14,7 +14,6 @@ if _TESTS not in sys.path:
     sys.path.append(_TESTS)  # after site-packages: `regression` is not installed anywhere else
 
 from regression import schema  # noqa: E402  (the typed file formats: schema.Report, schema.CellRun, …)
-from regression.analysis import build_report  # noqa: E402
 from regression.common import (  # noqa: E402
     ENV_CELL,
     ENV_PROGRESS,
@@ -38,7 +37,8 @@ from regression.exits import (  # noqa: E402
     WriteError,
     run_main,
 )
-from regression.loading import load_cells, load_records_cell  # noqa: E402
+from regression.reporting.analysis import build_report  # noqa: E402
+from regression.reporting.loading import load_cells, load_records_cell  # noqa: E402
 from regression.schema import check_version, current  # noqa: E402
 
 __all__ = [

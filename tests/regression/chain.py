@@ -33,19 +33,19 @@ import shutil  # noqa: E402
 import signal  # noqa: E402
 import time  # noqa: E402
 
-from regression.chain_args import check_cell_and_out, parse_args, traced_after, validate  # noqa: E402, F401
 from regression.common import git_head, installed_version, read_jsonl  # noqa: E402
 from regression.contract import RecordKind  # noqa: E402
 from regression.exits import ExitCode, Interrupted, UsageError, WriteError, run_main  # noqa: E402
 from regression.out_lock import FolderBusy, exclusive  # noqa: E402
-from regression.progress import ENV_PROGRESS, Progress  # noqa: E402, F401  (re-exported for the tests)
-from regression.publish import cell_header, drop_stale_coverage, make_work_folder, publish, write_skipped  # noqa: E402
-from regression.reuse import NO_REUSE, Reuse  # noqa: E402
-from regression.scheduler import install_signal_handlers, run_chain  # noqa: E402
 from regression.schema import CellRun  # noqa: E402
-from regression.stage import Context, StagePlan, build_command, build_env, plan  # noqa: E402, F401  (the tests')
-from regression.stage_run import StageRun  # noqa: E402
-from regression.stage_store import Hashes, StageStore  # noqa: E402
+from regression.stages.chain_args import check_cell_and_out, parse_args, traced_after, validate  # noqa: E402, F401
+from regression.stages.progress import ENV_PROGRESS, Progress  # noqa: E402, F401  (re-exported for the tests)
+from regression.stages.publish import cell_header, drop_stale_coverage, make_work_folder, publish, write_skipped  # noqa: E402
+from regression.stages.reuse import NO_REUSE, Reuse  # noqa: E402
+from regression.stages.scheduler import install_signal_handlers, run_chain  # noqa: E402
+from regression.stages.stage import Context, StagePlan, build_command, build_env, plan  # noqa: E402, F401  (the tests')
+from regression.stages.stage_run import StageRun  # noqa: E402
+from regression.stages.stage_store import Hashes, StageStore  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

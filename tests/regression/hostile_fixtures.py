@@ -8,10 +8,10 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 from regression import report
-from regression.analysis import build_report
 from regression.contract import Classification
-from regression.loading import load_cells
 from regression.report_fixtures import stage_entry, test_record
+from regression.reporting.analysis import build_report
+from regression.reporting.loading import load_cells
 from regression.schema import Report
 
 HOSTILE = {

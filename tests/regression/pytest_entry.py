@@ -2,7 +2,7 @@
 
 ``python -m pytest`` puts the working directory first on ``sys.path``, so run from the checkout it would
 test ``./tinytorch`` even in a venv where nox installed the package — this entry point puts ``tests/`` there
-instead (so ``-p regression.guard`` resolves) and lets the interpreter's own ``tinytorch`` load. The chain
+instead (so ``-p regression.plugins.guard`` resolves) and lets the interpreter's own ``tinytorch`` load. The chain
 adds the checkout through ``PYTHONPATH`` when it is asked to test the checkout (``--import-from checkout``).
 Works the same under ``coverage run`` (which also sets ``sys.path[0]`` to the script's folder).
 """

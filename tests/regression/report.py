@@ -32,15 +32,15 @@ import io  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
 
-from regression.analysis import build_report  # noqa: E402
 from regression.common import git_head, unwritable_folder  # noqa: E402
 from regression.contract import Variant  # noqa: E402
-from regression.escape import LIMIT, clean_all, visible  # noqa: E402
 from regression.exits import ExitCode, UsageError, WriteError, run_main  # noqa: E402
-from regression.junit import write_junit  # noqa: E402
-from regression.loading import LoadedCell, ReportInputError, load_cells, read_json_file  # noqa: E402
 from regression.out_lock import FolderBusy, exclusive, publish  # noqa: E402
-from regression.render import render_html, render_markdown, render_text  # noqa: E402
+from regression.reporting.analysis import build_report  # noqa: E402
+from regression.reporting.escape import LIMIT, clean_all, visible  # noqa: E402
+from regression.reporting.junit import write_junit  # noqa: E402
+from regression.reporting.loading import LoadedCell, ReportInputError, load_cells, read_json_file  # noqa: E402
+from regression.reporting.render import render_html, render_markdown, render_text  # noqa: E402
 from regression.schema import Report, check_version, current  # noqa: E402
 
 PROG = "report.py"  # the prefix of every error line
@@ -191,7 +191,7 @@ def run(argv: list[str] | None) -> ExitCode:
     try:
         with exclusive(args.out, wait=not args.no_wait, who=PROG):  # one writer per --out at a time
             write_outputs(args.out, report)
-            write_junit(args.out, report, cells)  # each cell's junit.xml and OUT/regression.junit.xml
+            write_junit(args.out, report, cells)  # each cell's junit.xml and OUT/regression.reporting.junit.xml
     except FolderBusy as busy:
         raise UsageError(f"--out {busy}; wait for it, or run without --no-wait to queue behind it") from None
     except OSError as error:

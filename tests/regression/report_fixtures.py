@@ -9,7 +9,7 @@ from pathlib import Path
 
 from regression.common import write_json, write_jsonl
 from regression.contract import Outcome, Pairing, RecordKind, Variant
-from regression.loading import LoadedCell
+from regression.reporting.loading import LoadedCell
 from regression.schema import CellRun, Problem, StageResult, TestRecord
 
 

@@ -12,8 +12,8 @@ import pytest
 from regression import chain
 from regression.common import read_jsonl
 from regression.contract import Classification, Outcome, RecordKind
-from regression.judge import judge_stage
 from regression.schema import SessionRecord, StageResult, TestRecord
+from regression.stages.judge import judge_stage
 
 MIXED = "tests/modules/02_activations/test_mixed.py"
 HERE = Path(__file__).resolve().parent
@@ -165,14 +165,14 @@ def test_coverage_runs_each_stage_with_its_own_data_file_and_context(tmp_path):
     command = chain.build_command(ctx, stage, ["tests/modules/01_tensor"])
     assert "--cov" in command and f"--cov-config={tmp_path / 'coverage.toml'}" in command
     # trace_once.py sets the per-test contexts: pytest-cov must not switch them too
-    assert "regression.trace_once" in command and "--cov-context=test" not in command
+    assert "regression.plugins.trace_once" in command and "--cov-context=test" not in command
     ctx.traced_after = chain.traced_after([chain.StagePlan(k, tuple(range(1, k + 1))) for k in (3, 9)])
     env = chain.build_env(ctx, stage, tmp_path / "r.jsonl")
     assert env["TINYTORCH_TRACE_AFTER"] == "3"  # stage 09 traces what is new above the stage run before it
     assert env["PYTHONPYCACHEPREFIX"] == str(tmp_path / ".pycache") and "PYTHONDONTWRITEBYTECODE" not in env
     assert env["COVERAGE_FILE"] == str(tmp_path / "coverage" / ".coverage.py3.12-np2.2.09")
     assert env["TINYTORCH_COVERAGE_CONTEXT"] == "py3.12-np2.2@stage09"
-    assert command[-1] == "-x" and "regression.guard" in command and "regression.records" in command
+    assert command[-1] == "-x" and "regression.plugins.guard" in command and "regression.plugins.records" in command
     assert Path(command[1]).name == "pytest_entry.py" and "pytest_cov.plugin" in command
 
 
@@ -190,11 +190,15 @@ def judge(exit_code, output="", timed_out=False, records=()):
 
 
 def test_a_conftest_dying_on_the_guard_is_a_layering_break():
-    output = "E   regression.guard.LayeringError: import guard: tinytorch.core.layers is module 03, not available"
+    output = (
+        "E   regression.plugins.guard.LayeringError: import guard: tinytorch.core.layers is module 03, not available"
+    )
     result = judge(4, output)
     assert isinstance(result, StageResult) and result.red is True
     assert [p.classification for p in result.problems] == [Classification.LAYERING]
-    assert result.problems[0].message.startswith("pytest exited with code 4: E   regression.guard.LayeringError")
+    assert result.problems[0].message.startswith(
+        "pytest exited with code 4: E   regression.plugins.guard.LayeringError"
+    )
 
 
 def test_an_unexplained_exit_or_a_timeout_is_red():
@@ -218,7 +222,7 @@ def test_a_stage_is_judged_red_in_one_function_only():
     verdict), and none writes a stage-shaped dict with a ``red`` (the old way). The report's cell and
     verdict (``analysis.py``) and the JUnit properties read the judge's answer; they never make one."""
     found = {"typed": set(), "item": set(), "dict": set()}
-    for path in sorted(HERE.glob("*.py")):
+    for path in sorted(HERE.rglob("*.py")):
         if path.name.startswith("test_") or path.name.endswith("_fixtures.py") or path.name == "conftest.py":
             continue  # the harness's own tests and their fixtures build red stages on purpose
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):

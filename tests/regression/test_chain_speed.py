@@ -15,7 +15,7 @@ import pytest
 from regression.conftest import build_tree, chain_env, start_chain
 from regression.contract import run_with_timeout, tail_text
 from regression.schema import StageResult
-from regression.stage_store import Hashes, StageStore
+from regression.stages.stage_store import Hashes, StageStore
 
 # Stage 02 is red; 03 and 04 are green but slow: --first-red must not wait for them.
 TREE = {

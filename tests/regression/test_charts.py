@@ -5,11 +5,12 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 
-from regression import charts, report
-from regression.analysis import stage_summary
+from regression import report
 from regression.contract import Classification, Outcome
-from regression.decision import KNOWN, NEW
 from regression.report_fixtures import StrictHTML, stage_entry, test_record, write_cell
+from regression.reporting import charts
+from regression.reporting.analysis import stage_summary
+from regression.reporting.decision import KNOWN, NEW
 from regression.schema import Baseline, CellSummary, Counts, Failure, Report, Reused, StageResult, StageSummary, Verdict
 from regression.schema.report import Fixed
 
@@ -147,7 +148,7 @@ def _grid_report(baseline: Baseline | None = None) -> tuple[Report, CellSummary,
 
 
 def test_grid_marks_say_new_known_fixed_flaky_reused_in_words():
-    from regression import render
+    from regression.reporting import render
 
     fixed = [Fixed(stage=3, test_id="t::b", variant="none"), Fixed(stage=4, test_id="t::c", variant="none")]
     data, one, red = _grid_report(Baseline(new=2, known=1, fixed=fixed))
@@ -167,7 +168,7 @@ def _luminance(hex_colour: str) -> float:
 
 
 def test_palette_has_a_dark_mode_and_ok_red_differ_in_grey_scale_in_both():
-    from regression import html_page
+    from regression.reporting import html_page
 
     light, dark = html_page._CSS.split("@media (prefers-color-scheme: dark)")
     for css in (light, dark):

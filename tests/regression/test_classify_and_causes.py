@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from regression.analysis import pick_points_at, stage_span
-from regression.causes import group_causes, normalize
-from regression.classify import BY_QUANTIZATION, EMPTY, LAYERING, REGARDLESS, classify
 from regression.common import module_label, twin_of, zoo_param
 from regression.contract import Outcome, Pairing, RecordKind, Variant
+from regression.reporting.analysis import pick_points_at, stage_span
+from regression.reporting.causes import group_causes, normalize
+from regression.reporting.classify import BY_QUANTIZATION, EMPTY, LAYERING, REGARDLESS, classify
 from regression.schema import Failure, TestRecord
 
 
@@ -129,8 +129,8 @@ def test_stage_spans_compress_runs():
 
 
 def test_a_layering_break_blames_the_module_that_made_it():
-    from regression.analysis import blamed_module
-    from regression.classify import layering_culprit
+    from regression.reporting.analysis import blamed_module
+    from regression.reporting.classify import layering_culprit
 
     patch = "RegistryPatch: registry patch: tinytorch.core.layers.Module.load_state_dict was replaced at stage 03 "
     patch += "(new value defined in tinytorch.optimization.quantization; first imported meanwhile: ...)"
@@ -144,7 +144,7 @@ def test_a_layering_break_blames_the_module_that_made_it():
 
 
 def test_a_state_change_at_import_blames_the_imported_module():
-    from regression.classify import layering_culprit
+    from regression.reporting.classify import layering_culprit
 
     state = "RegistryPatch: registry patch: tinytorch.core.tensor._grad_enabled was replaced at stage 09 "
     state += "(changed while importing tinytorch.core.spatial); a module must not change the module-level state"
@@ -168,7 +168,7 @@ def test_a_test_that_runs_module_16_code_is_int8_only_by_its_code():
     from types import SimpleNamespace
 
     import tinytorch.optimization.quantization as quantization
-    from regression.records import runs_quantization
+    from regression.plugins.records import runs_quantization
 
     def item(function, params=None, fixtures=None):
         info = SimpleNamespace(name2fixturedefs={k: [SimpleNamespace(func=f)] for k, f in (fixtures or {}).items()})
@@ -198,7 +198,7 @@ def test_a_test_that_runs_module_16_code_is_int8_only_by_its_code():
 
 
 def test_an_int8_only_failure_is_regardless_when_its_fp32_counterpart_fails_too():
-    from regression.classify import BY_QUANTIZATION, REGARDLESS, classify
+    from regression.reporting.classify import BY_QUANTIZATION, REGARDLESS, classify
 
     record = TestRecord(RecordKind.TEST, 3, "t.py::b", Outcome.FAILED, module=3, pairing=Pairing.INT8_ONLY)
     assert classify(record, set(), set())[0] == BY_QUANTIZATION
@@ -240,8 +240,8 @@ def test_the_same_normalized_message_at_another_line_or_of_another_type_stays_ap
 
 
 def test_the_headline_counts_one_cause_for_one_bug_in_three_variants():
-    from regression.analysis import analyse_cell
-    from regression.loading import LoadedCell
+    from regression.reporting.analysis import analyse_cell
+    from regression.reporting.loading import LoadedCell
     from regression.schema import CellRun, StageResult
 
     records = []

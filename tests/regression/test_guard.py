@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from regression.guard import Guard, LayeringError
+from regression.plugins.guard import Guard, LayeringError
 from tinytorch.registry import ModuleSpec
 
 FAKE = (

@@ -17,10 +17,11 @@ except ImportError as error:  # a missing test dependency fails the suite: it mu
         "the JUnit schema test needs xmlschema (tools/matrix.py TEST_DEPS): pip install xmlschema==3.4.5"
     ) from error
 
-from regression import junit, report
-from regression.analysis import build_report
+from regression import report
 from regression.contract import Classification
 from regression.report_fixtures import loaded_cell, stage_entry, test_record, write_cell
+from regression.reporting import junit
+from regression.reporting.analysis import build_report
 
 SCHEMA_FILE = Path(__file__).resolve().parent / "data" / "junit-10.xsd"
 
@@ -86,7 +87,7 @@ def test_the_synthetic_chain_run_as_junit_is_valid_and_counts_what_the_report_co
 
 
 def test_a_failure_carries_its_classification_message_and_cause(synthetic_run, schema):
-    from regression.loading import load_cells
+    from regression.reporting.loading import load_cells
 
     cells = load_cells(synthetic_run["cells"])
     built = build_report(cells)

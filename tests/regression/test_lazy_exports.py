@@ -29,7 +29,7 @@ NAMESPACES = {"tinytorch": tinytorch, "tinytorch.nn": tinytorch.nn, "tinytorch.o
 
 PRELUDE = """
 import json, sys
-from regression.guard import Guard, LayeringError
+from regression.plugins.guard import Guard, LayeringError
 from tinytorch.registry import MODULES
 
 guard = Guard({stage})
@@ -153,7 +153,7 @@ def test_from_import_and_hasattr_fail_loudly_too():
 
 
 def test_the_chains_pytest_guard_fails_a_test_that_swallows_the_alias_error(tmp_path):
-    """As the chain runs a stage: ``-p regression.guard`` with TINYTORCH_STAGE=3."""
+    """As the chain runs a stage: ``-p regression.plugins.guard`` with TINYTORCH_STAGE=3."""
     (tmp_path / "test_uses_aliases.py").write_text(
         textwrap.dedent(
             """
@@ -176,7 +176,7 @@ def test_the_chains_pytest_guard_fails_a_test_that_swallows_the_alias_error(tmp_
         "TINYTORCH_STAGE": "3",
     }
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "regression.guard", "-p", "no:cacheprovider", "-q", "-rf", "-o"]
+        [sys.executable, "-m", "pytest", "-p", "regression.plugins.guard", "-p", "no:cacheprovider", "-q", "-rf", "-o"]
         + ["addopts=", "test_uses_aliases.py"],
         cwd=tmp_path,
         capture_output=True,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from regression.common import read_jsonl
-from regression.record_io import record_json
-from regression.records import collect_message
+from regression.plugins.record_io import record_json
+from regression.plugins.records import collect_message
 from regression.schema import SessionRecord, TestRecord, record_from_json
 
 OUTCOMES = """
@@ -64,7 +64,7 @@ def run_records(pytester, monkeypatch):
     def run(*args: str):
         path = pytester.path / "records.jsonl"
         result = pytester.runpytest_inprocess(
-            "-p", "regression.records", f"--regression-records={path}", "--regression-cell=c1", *args
+            "-p", "regression.plugins.records", f"--regression-records={path}", "--regression-cell=c1", *args
         )
         return result, list(read_jsonl(path))
 
@@ -137,7 +137,7 @@ def test_nothing_is_written_without_a_records_file(pytester, monkeypatch):
     monkeypatch.delenv("TINYTORCH_RECORDS", raising=False)
     monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
     pytester.makepyfile(test_a="def test_a():\n    pass\n")
-    result = pytester.runpytest_inprocess("-p", "regression.records", "-p", "no:cacheprovider")
+    result = pytester.runpytest_inprocess("-p", "regression.plugins.records", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
     assert sorted(p.name for p in pytester.path.iterdir() if p.suffix == ".jsonl") == []
 
@@ -149,7 +149,7 @@ def test_nothing_is_written_without_a_records_file(pytester, monkeypatch):
             "ImportError while importing\nE   ModuleNotFoundError: No module named 'x'\n",
             "ModuleNotFoundError: No module named 'x'",
         ),
-        ("E   regression.guard.LayeringError: import guard: a\n", "LayeringError: import guard: a"),
+        ("E   regression.plugins.guard.LayeringError: import guard: a\n", "LayeringError: import guard: a"),
         ("E     File x\nE       def f(:\nE   SyntaxError: invalid syntax\n", "SyntaxError: invalid syntax"),
         ("import file mismatch:\nimported module 'a'\n", "import file mismatch:"),
     ],

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from regression.patches import RegistrySnapshot
+from regression.plugins.patches import RegistrySnapshot
 
 PATCHING_TEST = """
 import tinytorch.core.layers as layers
@@ -48,7 +48,7 @@ def run_stage(pytester, monkeypatch, source: str, stage: int = 3):
     monkeypatch.setenv("TINYTORCH_RECORDS", str(records))
     pytester.makepyfile(test_patch=source)
     result = pytester.runpytest_subprocess(
-        "-p", "regression.guard", "-p", "regression.records", "-p", "no:cacheprovider"
+        "-p", "regression.plugins.guard", "-p", "regression.plugins.records", "-p", "no:cacheprovider"
     )
     lines = [json.loads(line) for line in records.read_text().splitlines()]
     return result, {r["test_id"].split("::")[-1]: r for r in lines if r["kind"] == "test"}, lines[-1]
@@ -175,7 +175,7 @@ np.random.seed(123)
 def test_a_later_import_that_changes_module_state_or_numpy_is_blamed_on_that_import(tmp_path, monkeypatch):
     import numpy as np
 
-    from regression.state_watch import GlobalState, ImportWatch
+    from regression.plugins.state_watch import GlobalState, ImportWatch
     from tinytorch.registry import ModuleSpec
 
     (tmp_path / "fakepkg").mkdir()
@@ -223,7 +223,7 @@ def test_a_later_import_that_changes_module_state_or_numpy_is_blamed_on_that_imp
 
 
 def test_the_import_watch_blames_the_innermost_import(tmp_path, monkeypatch):
-    from regression.state_watch import GlobalState, ImportWatch
+    from regression.plugins.state_watch import GlobalState, ImportWatch
     from tinytorch.registry import ModuleSpec
 
     (tmp_path / "nestpkg").mkdir()

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 
 from regression import chain, report
-from regression.analysis import build_report
-from regression.classify import BY_QUANTIZATION, EMPTY, LAYERING, REGARDLESS, classify
 from regression.common import write_json
-from regression.coverage_table import coverage_table
-from regression.loading import load_cells
 from regression.report_fixtures import StrictHTML, stage_entry, test_record, write_cell
+from regression.reporting.analysis import build_report
+from regression.reporting.classify import BY_QUANTIZATION, EMPTY, LAYERING, REGARDLESS, classify
+from regression.reporting.coverage_table import coverage_table
+from regression.reporting.loading import load_cells
 from regression.schema import Report, TestRecord
 
 MIXED = "tests/modules/02_activations/test_mixed.py"

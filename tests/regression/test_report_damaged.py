@@ -17,9 +17,9 @@ from hypothesis import strategies as st
 
 from regression import report
 from regression.conftest import REPORT, chain_env
-from regression.escape import LIMIT, clean
 from regression.hostile_fixtures import BENIGN, HOSTILE, hostile_tree
 from regression.report_fixtures import test_record
+from regression.reporting.escape import LIMIT, clean
 
 
 # ----------------------------------------------------------------------------------------- encodings, size

@@ -19,11 +19,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from regression import report
-from regression.analysis import build_report
-from regression.escape import md_code, md_text, visible
 from regression.hostile_fixtures import BENIGN, HOSTILE, hostile_tree, report_of, tree
-from regression.loading import load_cells
-from regression.render import render_html, render_markdown, render_text
+from regression.reporting.analysis import build_report
+from regression.reporting.escape import md_code, md_text, visible
+from regression.reporting.loading import load_cells
+from regression.reporting.render import render_html, render_markdown, render_text
 
 
 @pytest.fixture(scope="module")

@@ -9,9 +9,9 @@ from pathlib import Path
 
 from regression.conftest import build_tree, chain_env
 from regression.contract import Outcome, RecordKind
-from regression.record_io import record_json
-from regression.rerun import mark_flaky, rerun_candidates
+from regression.plugins.record_io import record_json
 from regression.schema import SessionRecord, TestRecord
+from regression.stages.rerun import mark_flaky, rerun_candidates
 from regression.test_chain_speed import run_chain
 
 FLAKY_TREE = {

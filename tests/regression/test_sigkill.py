@@ -14,7 +14,7 @@ import pytest
 
 from regression.conftest import CHAIN, REPORT, build_tree, chain_env
 from regression.contract import RecordKind
-from regression.loading import load_cells
+from regression.reporting.loading import load_cells
 from regression.test_report import stage_entry, test_record, write_cell
 
 RUNS = 20
@@ -51,7 +51,7 @@ def test_killed_report_runs_leave_the_previous_report_whole(tmp_path):
     out = tmp_path / "out"
     command = [sys.executable, str(REPORT), "--cells", str(cells), "--out", str(out)]
     duration = timed(command)
-    names = ("regression.json", "regression.md", "regression.html", "regression.junit.xml")
+    names = ("regression.json", "regression.md", "regression.html", "regression.reporting.junit.xml")
     endings = ("}", "regression: 3000 passed, 0 failed", "</html>", "</testsuites>")
     rng = random.Random(0)
     for _ in range(RUNS):

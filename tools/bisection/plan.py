@@ -177,7 +177,8 @@ def step_command(plan: Plan, python: str, worktree: Path, timeout: float, plugin
             "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",  # as the chain runs: only the plugins named
         }
     )
-    command = [python, "-m", "pytest", *plan.node_ids, "-p", "regression.guard", "-p", "regression.records"]
+    command = [python, "-m", "pytest", *plan.node_ids]
+    command += ["-p", "regression.plugins.guard", "-p", "regression.plugins.records"]
     for plugin in plugins:  # pyproject's `timeout` needs pytest-timeout (--strict-config)
         command += ["-p", plugin]
     command += ["-p", "no:cacheprovider", "-q", "--tb=line", f"--rootdir={worktree}"]

@@ -18,7 +18,7 @@ is stale and the engine refuses to run it) plus:
 - ``expected_module``: the module the report names — the first red stage's own module (stage k is where
   module k and its zoo models arrive: a module-03 zoo test failing on the stage-09 cnn names 09, whose
   promise broke). For an import/layering break it is the module that did the patching.
-- ``expected_classification``: one of the four names below (``tests/regression/classify.py``): a failure in
+- ``expected_classification``: one of the four names below (``tests/regression/reporting/classify.py``): a failure in
   ``tests/modules/16_quantization`` or an int8 variant failing while its fp32 twin passes (or an int8-only
   test by design) is *broken by quantization*; an fp32 failure or a test with no variant outside 16 is
   *broken regardless*; a registry class/function changed by another module is an *import/layering break*.

@@ -1,7 +1,7 @@
 """``--check-reuse``: the proof that the warm stage store changes no verdict.
 
 By default every mutant's chain reuses the control's stages whose recorded inputs the mutant did not
-touch (``tests/regression/stage_store.py``). With ``--check-reuse`` each mutant runs a second time with
+touch (``tests/regression/stages/stage_store.py``). With ``--check-reuse`` each mutant runs a second time with
 ``--no-reuse``, and the warm run must (1) give the same verdict and the same stage, module and
 classification, and (2) have re-run exactly the stages whose recorded inputs include a file the mutant
 edited — reusing one of those would hide the bug, re-running the others would mean the store keys on

@@ -14,13 +14,13 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 
-from regression.causes import group_causes
 from regression.contract import PASS_OUTCOMES, Outcome, RecordKind
-from regression.coverage_table import coverage_table, table_from_modules
-from regression.decision import apply_baseline, verdict
-from regression.failures import cell_failures, dedupe, stage_span
-from regression.loading import LoadedCell
-from regression.points_at import blamed_module, headline, pick_points_at, points_at
+from regression.reporting.causes import group_causes
+from regression.reporting.coverage_table import coverage_table, table_from_modules
+from regression.reporting.decision import apply_baseline, verdict
+from regression.reporting.failures import cell_failures, dedupe, stage_span
+from regression.reporting.loading import LoadedCell
+from regression.reporting.points_at import blamed_module, headline, pick_points_at, points_at
 from regression.schema import Cause, CellSummary, Counts, Failure, Report, StageResult, StageSummary, current
 from tinytorch.registry import LAST_STAGE
 

@@ -1,4 +1,4 @@
-"""Trace each test case once per cell, at the stage where it is new (pytest plugin, ``-p regression.trace_once``).
+"""Trace each test case once per cell, at the stage where it is new (``-p regression.plugins.trace_once``).
 
 Stage k re-runs every test of modules 01..k. A case that already ran at an earlier stage of the same cell
 executes the same lines again — that is what "still passes" means — so tracing it again adds nothing to

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from regression import record_io
 from regression.contract import PASS_OUTCOMES, Outcome, RecordKind
+from regression.plugins import record_io
 from regression.schema import Record
 
 RERUN_OUTCOMES = frozenset({Outcome.FAILED, Outcome.ERROR})

@@ -8,12 +8,12 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from regression import record_io
 from regression.common import spec
+from regression.plugins import record_io
 from regression.schema import Reused
-from regression.stage import Context, StagePlan, coverage_file, inputs_path, stage_paths
-from regression.stage_run import StageRun, run_stage
-from regression.stage_store import Hashes, Hit, StageStore, environment_digest, fixed_inputs
+from regression.stages.stage import Context, StagePlan, coverage_file, inputs_path, stage_paths
+from regression.stages.stage_run import StageRun, run_stage
+from regression.stages.stage_store import Hashes, Hit, StageStore, environment_digest, fixed_inputs
 
 REUSE_ANY, REUSE_SAME_COMMIT, NO_REUSE = "any", "same-commit", "none"  # --reuse
 REUSE_MODES = (REUSE_ANY, REUSE_SAME_COMMIT, NO_REUSE)

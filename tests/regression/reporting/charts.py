@@ -14,7 +14,7 @@ import html
 import re
 
 from regression.common import module_label
-from regression.junit import xml_text
+from regression.reporting.junit import xml_text
 from regression.schema import CellSummary, Report, StageSummary
 
 WIDTH = 720

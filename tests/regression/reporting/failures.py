@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from regression.classify import classify
 from regression.common import module_label
 from regression.contract import FAIL_OUTCOMES, PASS_OUTCOMES, RecordKind, Variant
-from regression.loading import LoadedCell
+from regression.reporting.classify import classify
+from regression.reporting.loading import LoadedCell
 from regression.schema import Failure, Problem, TestRecord
 
 PROBLEM = "problem"  # the outcome of a stage problem (Failure.outcome): not a record's, so not an Outcome

@@ -3,8 +3,8 @@ and the headline that says it in words (``stage 03: quantization broke module 03
 
 from __future__ import annotations
 
-from regression.classify import BY_QUANTIZATION, EMPTY, LAYERING, REGARDLESS, layering_culprit
 from regression.common import module_label
+from regression.reporting.classify import BY_QUANTIZATION, EMPTY, LAYERING, REGARDLESS, layering_culprit
 from regression.schema import Cause, Failure, PointsAt
 
 _HEADLINE = {

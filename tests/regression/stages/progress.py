@@ -13,7 +13,7 @@ from regression.common import ENV_PROGRESS
 
 if TYPE_CHECKING:
     from regression.schema import StageResult
-    from regression.stage import StagePlan
+    from regression.stages.stage import StagePlan
 
 
 class Progress:

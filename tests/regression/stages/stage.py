@@ -23,10 +23,10 @@ from regression.common import (
     safe_name,
     spec,
 )
-from regression.judge import judge_stage  # noqa: F401  (the schema and the docs name it stage.judge_stage)
+from regression.stages.judge import judge_stage  # noqa: F401  (the schema and the docs name it stage.judge_stage)
 from tinytorch.registry import MODULES
 
-ENTRY = Path(__file__).resolve().parent / "pytest_entry.py"
+ENTRY = Path(__file__).resolve().parents[1] / "pytest_entry.py"
 PYCACHE = ".pycache"  # under --out: the stage processes' PYTHONPYCACHEPREFIX
 
 
@@ -87,9 +87,9 @@ def coverage_context(ctx: Context, stage_plan: StagePlan) -> str:
 
 def build_command(ctx: Context, stage_plan: StagePlan, folders: list[str]) -> list[str]:
     command = [sys.executable, str(ENTRY), *folders]
-    command += ["-p", "regression.guard", "-p", "regression.records", "-p", "no:cacheprovider"]
+    command += ["-p", "regression.plugins.guard", "-p", "regression.plugins.records", "-p", "no:cacheprovider"]
     if ctx.record_inputs:
-        command += ["-p", "regression.inputs"]
+        command += ["-p", "regression.plugins.inputs"]
     if not ctx.autoload and importlib.util.find_spec("pytest_timeout") is not None:
         command += ["-p", "pytest_timeout"]  # pyproject sets `timeout`; --strict-config needs the plugin
     if ctx.coverage:
@@ -99,7 +99,7 @@ def build_command(ctx: Context, stage_plan: StagePlan, folders: list[str]) -> li
             command += ["-p", "pytest_cov.plugin"]
         # Each case is traced once per cell, at the stage where it is new (trace_once.py); that plugin also
         # sets the per-test contexts (`--cov-context=test`'s labels) on top of the cell@stage static one.
-        command += ["-p", "regression.trace_once"]
+        command += ["-p", "regression.plugins.trace_once"]
         command += ["--cov", f"--cov-config={ctx.rcfile}", "--cov-report="]
     # --tb=line: the records carry each failure's message; full tracebacks cost ~30 % of a red stage's time.
     command += ["-q", "--tb=line", "--continue-on-collection-errors", f"--rootdir={ctx.root}", *ctx.pytest_args]

@@ -16,7 +16,7 @@ from regression.contract import FAIL_OUTCOMES, Classification, Outcome, RecordKi
 from regression.schema import Problem, Record, SessionRecord, StageResult
 
 if TYPE_CHECKING:
-    from regression.stage import Context, StagePlan
+    from regression.stages.stage import Context, StagePlan
 
 EMPTY, LAYERING, REGARDLESS = Classification.EMPTY, Classification.LAYERING, Classification.REGARDLESS
 

@@ -1,4 +1,4 @@
-"""Per-test records (pytest plugin, ``-p regression.records``): one JSON line per test outcome.
+"""Per-test records (pytest plugin, ``-p regression.plugins.records``): one JSON line per test outcome.
 
 Active when a records file is given (``--regression-records PATH`` or ``TINYTORCH_RECORDS``). Appends:
 
@@ -43,10 +43,10 @@ from regression.common import (
     zoo_param,
 )
 from regression.contract import Outcome, RecordKind, Variant
-from regression.guard import active_guard  # None unless the guard plugin is active in this run
-from regression.quantization_use import pairing_of, runs_quantization, zoo_meta  # noqa: F401  (importers use it)
-from regression.record_fields import collect_message, fold, origin_of  # noqa: F401  (importers use collect_message)
-from regression.record_io import record_line
+from regression.plugins.guard import active_guard  # None unless the guard plugin is active in this run
+from regression.plugins.quantization_use import pairing_of, runs_quantization, zoo_meta  # noqa: F401  (importers use it)
+from regression.plugins.record_fields import collect_message, fold, origin_of  # noqa: F401  (importers use collect_message)
+from regression.plugins.record_io import record_line
 from regression.schema import Record, SessionRecord, TestRecord
 
 

@@ -16,7 +16,7 @@ from collections import defaultdict
 
 from regression.common import module_label
 from regression.contract import Variant
-from regression.failures import stage_span
+from regression.reporting.failures import stage_span
 from regression.schema import Cause, Failure
 
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]+")

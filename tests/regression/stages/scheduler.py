@@ -21,10 +21,10 @@ import threading
 
 from regression.contract import RUNNING
 from regression.exits import Interrupted
-from regression.progress import Progress
-from regression.reuse import Reuse, execute
-from regression.stage import Context, StagePlan
-from regression.stage_run import StageRun
+from regression.stages.progress import Progress
+from regression.stages.reuse import Reuse, execute
+from regression.stages.stage import Context, StagePlan
+from regression.stages.stage_run import StageRun
 
 HEARTBEAT_SECONDS = 15
 

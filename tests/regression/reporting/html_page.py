@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from collections import Counter
 
-from regression import charts
-from regression import render_words as words
-from regression.classify import BY_QUANTIZATION, EMPTY, LAYERING, REGARDLESS
 from regression.common import FLAKY, module_label
-from regression.decision import FIXED, KNOWN, NEW
-from regression.escape import clean_all, file_href, html_text, inside
+from regression.reporting import charts
+from regression.reporting import render_words as words
+from regression.reporting.classify import BY_QUANTIZATION, EMPTY, LAYERING, REGARDLESS
+from regression.reporting.decision import FIXED, KNOWN, NEW
+from regression.reporting.escape import clean_all, file_href, html_text, inside
 from regression.schema import CellSummary, Report, StageSummary
 
 _CSS = """

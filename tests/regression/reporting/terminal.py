@@ -8,10 +8,10 @@ printed are the colours, and only with ``colour``.
 
 from __future__ import annotations
 
-from regression import render_words as words
 from regression.common import module_label
-from regression.escape import visible_all
-from regression.failures import dedupe, stage_span
+from regression.reporting import render_words as words
+from regression.reporting.escape import visible_all
+from regression.reporting.failures import dedupe, stage_span
 from regression.schema import CellSummary, Report
 
 

@@ -22,11 +22,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from regression.classify import EMPTY
 from regression.common import DamagedRecords, read_records
 from regression.contract import RecordKind
-from regression.escape import LIMIT, clean_all
 from regression.exits import InputError
+from regression.reporting.classify import EMPTY
+from regression.reporting.escape import LIMIT, clean_all
 from regression.schema import CellRun, Problem, SchemaError, TestRecord, check_version, current
 from tinytorch.registry import LAST_STAGE
 

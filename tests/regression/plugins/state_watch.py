@@ -18,7 +18,7 @@ import inspect
 import sys
 from typing import TYPE_CHECKING, Sequence
 
-from regression.patches import DESCRIPTORS, Patch, RegistrySnapshot
+from regression.plugins.patches import DESCRIPTORS, Patch, RegistrySnapshot
 
 if TYPE_CHECKING:
     from tinytorch.registry import ModuleSpec

@@ -13,13 +13,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from regression import record_io
 from regression.common import ENV_INPUTS, safe_name
 from regression.contract import Classification, RecordKind, run_with_timeout, tail_text
-from regression.judge import judge_stage
-from regression.rerun import apply_rerun, rerun_candidates
+from regression.plugins import record_io
 from regression.schema import Problem, Record, StageResult
-from regression.stage import (
+from regression.stages.judge import judge_stage
+from regression.stages.rerun import apply_rerun, rerun_candidates
+from regression.stages.stage import (
     Context,
     StagePlan,
     build_command,

@@ -1,4 +1,4 @@
-"""Import guard (pytest plugin, ``-p regression.guard``): at stage k no tinytorch module numbered above k loads.
+"""Import guard (pytest plugin, ``-p regression.plugins.guard``): at stage k no tinytorch module numbered above k loads.
 
 With ``TINYTORCH_STAGE=k`` a ``sys.meta_path`` finder refuses every registry module numbered > k with a
 ``LayeringError`` (an ``ImportError``) that names the module, its number and the stage. Quantization (16)
@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Sequence
 import pytest
 
 from regression.common import ENV_STAGE
-from regression.patches import RegistrySnapshot
-from regression.state_watch import GlobalState, ImportWatch
+from regression.plugins.patches import RegistrySnapshot
+from regression.plugins.state_watch import GlobalState, ImportWatch
 
 if TYPE_CHECKING:
     from tinytorch.registry import ModuleSpec

@@ -19,12 +19,12 @@ from pathlib import Path
 
 from regression.common import first_line, parse_stages, unwritable_folder
 from regression.exits import UsageError
-from regression.reuse import NO_REUSE, REUSE_ANY, REUSE_MODES
-from regression.stage import ENTRY, Context, StagePlan, plan
-from regression.stage_store import StageStore
+from regression.stages.reuse import NO_REUSE, REUSE_ANY, REUSE_MODES
+from regression.stages.stage import ENTRY, Context, StagePlan, plan
+from regression.stages.stage_store import StageStore
 from tinytorch.registry import LAST_STAGE
 
-TESTS_DIR = Path(__file__).resolve().parent.parent
+TESTS_DIR = Path(__file__).resolve().parents[2]
 DEFAULT_ROOT = TESTS_DIR.parent
 PYTEST_USAGE_ERROR = 4  # pytest.ExitCode.USAGE_ERROR, without importing pytest into the chain process
 

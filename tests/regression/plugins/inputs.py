@@ -1,4 +1,4 @@
-"""Which files a stage read (pytest plugin, ``-p regression.inputs``): the inputs of the stage store's key.
+"""Which files a stage read (pytest plugin, ``-p regression.plugins.inputs``): the inputs of the stage store's key.
 
 With ``TINYTORCH_INPUTS=PATH`` the stage process writes to PATH, as a JSON list, every file of the
 checkout (``--rootdir``) and of the running tinytorch package that it imported (``sys.modules``, read at

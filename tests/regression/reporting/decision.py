@@ -4,7 +4,7 @@ now), and the GO / NO-GO verdict — red, partial, stale and flaky results are n
 from __future__ import annotations
 
 from regression.contract import PASS_OUTCOMES, RecordKind, Variant
-from regression.loading import LoadedCell
+from regression.reporting.loading import LoadedCell
 from regression.schema import Baseline, CellSummary, Counts, Failure, Verdict
 from regression.schema.report import Fixed
 

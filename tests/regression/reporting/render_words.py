@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import re
 
-from regression.causes import cause_hits
-from regression.failures import stage_span
+from regression.reporting.causes import cause_hits
+from regression.reporting.failures import stage_span
 from regression.schema import Cause, CellSummary, Report, StageSummary
 
 _CELL_NAME = re.compile(r"^py(\d+\.\d+)-np(\d+\.\d+)$")

@@ -11,9 +11,9 @@ no terminal control sequence, no Markdown or HTML markup, no ``file://`` link ou
 
 from __future__ import annotations
 
-from regression.html_page import marks, render_html
-from regression.markdown_page import render_markdown
-from regression.render_words import cell_header, grid_entry, last_line, legend
-from regression.terminal import render_text
+from regression.reporting.html_page import marks, render_html
+from regression.reporting.markdown_page import render_markdown
+from regression.reporting.render_words import cell_header, grid_entry, last_line, legend
+from regression.reporting.terminal import render_text
 
 __all__ = ["cell_header", "grid_entry", "last_line", "legend", "marks", "render_html", "render_markdown", "render_text"]

@@ -4,9 +4,9 @@ row, no value becomes emphasis, a link or HTML."""
 
 from __future__ import annotations
 
-from regression import render_words as words
 from regression.common import module_label
-from regression.escape import clean_all, md_code, md_text
+from regression.reporting import render_words as words
+from regression.reporting.escape import clean_all, md_code, md_text
 from regression.schema import CellSummary, Report
 
 _ICON = {"ok": "✅ ", "red": "❌ ", "skip": "⏭ ", "none": ""}
