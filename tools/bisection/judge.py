@@ -33,8 +33,7 @@ GOOD, BAD, SKIP = "good", "bad", "skip"
 EXIT = {GOOD: 0, BAD: 1, SKIP: 125}
 ABORT = 255  # not a verdict: the search stops
 GRACE = 15.0  # seconds the chain gets to end its stages after a SIGTERM
-OUT = "{out}"  # in the spec's command and env: this step's folder
-PLUGINS = "regression.plugins."  # the harness's pytest plugins, as the spec's pytest command names them
+OUT, PLUGINS = "{out}", "regression.plugins."  # in the spec: this step's folder; where the plugins live
 PACKAGING_FILES = ("pyproject.toml", "setup.cfg", "setup.py")
 INSTALL_STAMP = ".bisect-installed"
 IMPORT_KINDS = (Classification.LAYERING, Classification.EMPTY)  # the report's classifications
@@ -196,11 +195,10 @@ def reinstall(spec: dict, worktree: Path, log: Path) -> str:
 
 
 def _run_step(spec: dict, worktree: Path, out: Path) -> tuple[int, str]:
-    """The spec's ``command`` (``plan.step_command``), ``{out}`` standing for this step's folder. A commit
-    from before the harness's plugins moved into ``tests/regression/plugins/`` names them ``regression.<x>``."""
-    command = [arg.replace(OUT, str(out)) for arg in spec["command"]]
-    if not (worktree / "tests" / "regression" / "plugins").is_dir():
-        command = [arg.replace(PLUGINS, "regression.") if arg.startswith(PLUGINS) else arg for arg in command]
+    """The spec's ``command`` (``plan.step_command``), ``{out}`` standing for this step's folder; a commit
+    older than ``tests/regression/plugins/`` has its plugins at ``regression.<name>``."""
+    where = PLUGINS if (worktree / "tests" / "regression" / "plugins").is_dir() else "regression."
+    command = [arg.replace(OUT, str(out)).replace(PLUGINS, where) for arg in spec["command"]]
     env = {**os.environ, **{k: v.replace(OUT, str(out)) for k, v in spec["env"].items()}}
     return _run(command, worktree, env, out / "judge.log", spec["step_timeout"])
 
