@@ -43,7 +43,7 @@ tools would read or write the release's results instead of its own (``conftest.p
 def editable_is_current(venv: Path, repo: Path = REPO_ROOT) -> bool:
     """Whether ``venv`` already has tinytorch installed editable from ``repo``, newer than pyproject.toml.
 
-    Rebuilding the editable wheel costs ~1.5 s a cell on every run although only a change of the
+    Rebuilding the editable wheel on every run would cost each cell time although only a change of the
     project's metadata needs it: source edits are seen through the editable finder anyway.
     """
     finders = list(venv.glob("lib/python*/site-packages/__editable___tinytorch_*_finder.py"))

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-# -I -S: no site, no user paths: ~10 ms a probe, and nothing on the machine can change the answer.
+# -I -S: no site, no user paths: a quick probe, and nothing on the machine can change the answer.
 _PROBE = "import sys; print(sys.implementation.name, *sys.version_info[:3])"
 _PATCH_DIR = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")  # pyenv "3.12.1", not "3.12-dev" or "3.13.0t"
 

@@ -101,7 +101,7 @@ def build_command(ctx: Context, stage_plan: StagePlan, folders: list[str]) -> li
         # sets the per-test contexts (`--cov-context=test`'s labels) on top of the cell@stage static one.
         command += ["-p", "regression.plugins.trace_once"]
         command += ["--cov", f"--cov-config={ctx.rcfile}", "--cov-report="]
-    # --tb=line: the records carry each failure's message; full tracebacks cost ~30 % of a red stage's time.
+    # --tb=line: the records carry each failure's message; full tracebacks would only slow a red stage.
     command += ["-q", "--tb=line", "--continue-on-collection-errors", f"--rootdir={ctx.root}", *ctx.pytest_args]
     return command
 
@@ -121,8 +121,7 @@ def build_env(ctx: Context, stage_plan: StagePlan, records: Path) -> dict:
     if ctx.record_inputs:
         env[ENV_INPUTS] = str(inputs_path(ctx, stage_plan))
         env[ENV_INPUTS_EXCLUDE] = str(ctx.out)
-    # Stages already run in parallel, and the test arrays are tiny: BLAS threads only oversubscribe the
-    # cores (measured here: 33 s -> 24 s for the whole chain on 2 cores).
+    # Stages already run in parallel, and the test arrays are tiny: BLAS threads only oversubscribe the cores.
     for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         env.setdefault(name, "1")
     if not ctx.autoload:
