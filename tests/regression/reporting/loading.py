@@ -195,7 +195,7 @@ def load_cell(stages_file: Path) -> LoadedCell:
 
 
 def load_records_cell(records_file: Path, cell: str) -> LoadedCell:
-    """A cell of records alone, without a ``stages.json`` (a pytest run of chosen tests: tools/bisect_cli.py)."""
+    """A cell of records alone, without a ``stages.json`` (a pytest run of chosen tests: the bisect judge's)."""
     return LoadedCell(CellRun(cell=cell), read_test_records(Path(records_file))[0])
 
 
