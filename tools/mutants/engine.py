@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from tools.harness import Interrupted, Stop, WriteError
+from tools.harness import Interrupted, Stop, WriteError, schema
 from tools.mutants.catalogue import Mutant
-from tools.mutants.verdict import Outcome, judge, read_report
+from tools.mutants.verdict import Outcome, judge, read_typed
 from tools.mutants.workspace import apply_mutant, copy_any
 
 CHAIN = "tests/regression/chain.py"
@@ -38,8 +38,8 @@ class ChainRun:
     chain_exit: int | None
     report_exit: int | None
     seconds: float
-    regression: dict | None  # regression.json
-    stages: dict | None  # stages.json
+    regression: schema.Report | None  # regression.json
+    stages: schema.CellRun | None  # stages.json
     artifacts: Path  # folder holding chain.log, stages.json, regression.json, logs/
     error: str | None = None
 
@@ -101,10 +101,8 @@ def run_chain(
     for name in ("stages.json", "logs"):
         if (cell_out / name).exists():
             copy_any(cell_out / name, report_out / name)
-    regression, stages = (
-        read_report(report_out / "regression.json", "regression.json"),
-        read_report(cell_out / "stages.json", "stages.json"),
-    )
+    regression = read_typed(report_out / "regression.json", "regression.json", schema.Report)
+    stages = read_typed(cell_out / "stages.json", "stages.json", schema.CellRun)
     if error is None and report_exit == 2:
         error = f"report.py could not read the chain's output (exit 2); see {report_out / 'chain.log'}"
     if error is None and (regression is None or stages is None):

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tools.harness import schema
 from tools.mutants.catalogue import Mutant
 from tools.mutants.engine import Runner, run_one
-from tools.mutants.verdict import MISS, Outcome, read_report
+from tools.mutants.verdict import MISS, Outcome, read_report, read_typed
 
 
 def check_reuse(
@@ -37,14 +38,14 @@ def reuse_problems(mutant: Mutant, warm: Outcome, fresh: Outcome, store: Path) -
     problems = []
     if warm.got != fresh.got or warm.verdict != fresh.verdict:
         problems.append(f"with reuse {warm.got} ({warm.verdict}), without {fresh.got} ({fresh.verdict})")
-    stages = read_report(Path(warm.artifacts or "") / "stages.json", "stages.json") or {}
+    run = read_typed(Path(warm.artifacts or "") / "stages.json", "stages.json", schema.CellRun)
     edited = set(mutant.files)
-    for stage in stages.get("stages", []):
-        recorded = recorded_inputs(store, stage["key"])
+    for stage in run.stages if run else []:
+        recorded = recorded_inputs(store, stage.key)
         touched = bool(edited & recorded)
-        if bool(stage.get("reused")) == touched:
+        if (stage.reused is not None) == touched:
             what = "reused although" if touched else "re-ran although no"
-            problems.append(f"stage {stage['key']} {what} recorded input was edited ({', '.join(sorted(edited))})")
+            problems.append(f"stage {stage.key} {what} recorded input was edited ({', '.join(sorted(edited))})")
     return problems
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tinytorch.registry import label as module_label  # import-free: loads no tinytorch module
-from tools.harness import check_version, current
+from tools.harness import check_version, current, schema
 from tools.mutants.catalogue import Mutant
 
 if TYPE_CHECKING:
@@ -27,9 +27,9 @@ OK, MISS, ERROR = "OK", "MISS", "ERROR"
 
 
 def read_report(path: Path, kind: str | None = None) -> dict | None:
-    """The JSON object in ``path`` (a ``stages.json`` or ``regression.json``); None if the file is missing,
-    unreadable or not a JSON object — the caller says which file a run failed to leave behind. With its
-    ``kind``, a schema version this build does not read is refused (``SchemaVersionError``, exit 2)."""
+    """The JSON object in ``path`` (a ``stages.json``, ``regression.json`` or store entry); None if the file is
+    missing, unreadable or not a JSON object — the caller says which file a run failed to leave behind. With
+    its ``kind``, a schema version this build does not read is refused (``SchemaVersionError``, exit 2)."""
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
@@ -39,6 +39,13 @@ def read_report(path: Path, kind: str | None = None) -> dict | None:
     if kind is not None:
         check_version(kind, data.get("schema", current(kind)), path)
     return data
+
+
+def read_typed(path: Path, kind: str, type_):
+    """``path`` read as its schema type (``schema.Report``, ``schema.CellRun``); None if it is missing or not
+    JSON; ``SchemaError`` (exit 2) if it is of a known version but not of that shape."""
+    data = read_report(path, kind)
+    return None if data is None else type_.from_json(data, str(path))
 
 
 @dataclass
@@ -69,11 +76,11 @@ def expectations(mutant: Mutant) -> dict:
     }
 
 
-def imported_tinytorch(stages: dict | None) -> list[str]:
+def imported_tinytorch(stages: schema.CellRun | None) -> list[str]:
     """Every ``tinytorch_file`` the chain's stages recorded (the cell's and each stage's)."""
     if not stages:
         return []
-    found = [stages.get("tinytorch_file")] + [s.get("tinytorch_file") for s in stages.get("stages", [])]
+    found = [stages.tinytorch_file] + [s.tinytorch_file for s in stages.stages]
     return sorted({f for f in found if f})
 
 
@@ -83,17 +90,17 @@ def foreign_tinytorch(files: list[str], copy: Path) -> list[str]:
     return [f for f in files if base not in Path(f).resolve().parents]
 
 
-def read_verdict(regression: dict, cell: str) -> tuple[dict | None, dict | None]:
-    """(the cell's entry, {stage, module, classification}) from ``regression.json`` (None, None if absent)."""
-    cells = regression.get("cells") or []
-    entry = next((c for c in cells if c.get("cell") == cell), None)
+def read_verdict(regression: schema.Report, cell: str) -> tuple[schema.CellSummary | None, dict | None]:
+    """(the cell's summary, {stage, module, classification}) as the report decided them (None, None if the
+    report has no such cell): the mutants read the report's answer, they never decide it again."""
+    entry = next((c for c in regression.cells if c.cell == cell), None)
     if entry is None:
         return None, None
-    at = entry.get("points_at") or {}
+    at = entry.points_at
     return entry, {
-        "stage": entry.get("first_red_stage"),
-        "module": at.get("module"),
-        "classification": at.get("classification"),
+        "stage": entry.first_red_stage,
+        "module": at.module if at else None,
+        "classification": str(at.classification) if at else None,
     }
 
 
@@ -126,12 +133,11 @@ def judge(mutant: Mutant | None, run: ChainRun, copy: Path, upto: int | None = N
         outcome.why = f"regression.json holds no cell {run.cell!r}"
         return outcome
     outcome.got = got
-    outcome.failing_modules = dict(cell.get("failing_modules") or {})
-    at = cell.get("points_at")
-    if at:
+    outcome.failing_modules = dict(cell.failing_modules)
+    if cell.points_at:
         keys = ("module", "module_label", "stage", "file", "test_id", "classification", "reason")
-        outcome.pinpointed = {key: at.get(key) for key in keys}
-    red = bool(cell.get("red")) or run.chain_exit not in (0, None)
+        outcome.pinpointed = {key: cell.points_at.to_json()[key] for key in keys}
+    red = cell.red or run.chain_exit not in (0, None)
     if expected is None:
         outcome.verdict = MISS if red else OK
         outcome.why = f"stages 1-{outcome.upto} green" if not red else f"{got_text(got)}: the baseline is red"

@@ -6,12 +6,14 @@ mutant still applies exactly once to today's sources.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 
 import pytest
 
 from tools import mutants as mt
+from tools.harness import SchemaVersionError, schema
 from tools.mutants import catalogue as cat
 from tools.mutants.catalogue import BY_QUANTIZATION, LAYERING, REGARDLESS, Edit
 from tools.tests.mutant_helpers import _mutant, _run, _write
@@ -221,10 +223,20 @@ def test_judge_the_control_must_be_green(tmp_path):
     assert red.verdict == mt.MISS and "the baseline is red" in red.why
 
 
-def test_read_verdict_takes_the_three_fields_the_report_promises():
-    regression = {"cells": [{"cell": "c", "first_red_stage": 7, "points_at": {"module": 3, "classification": "x"}}]}
-    assert mt.read_verdict(regression, "c")[1] == {"stage": 7, "module": 3, "classification": "x"}
+def test_read_verdict_takes_the_three_fields_the_report_promises(tmp_path):
+    regression = _run(tmp_path, stage=7, module=3, classification=REGARDLESS, cell="c").regression
+    assert mt.read_verdict(regression, "c")[1] == {"stage": 7, "module": 3, "classification": REGARDLESS}
     assert mt.read_verdict(regression, "other") == (None, None)
+
+
+def test_a_report_of_another_schema_or_shape_is_refused_not_guessed(tmp_path):
+    path = tmp_path / "regression.json"
+    path.write_text(json.dumps(dict(_run(tmp_path).regression.to_json(), schema=9)))
+    with pytest.raises(SchemaVersionError, match=r"regression.json schema 9 is not one this build reads"):
+        mt.verdict.read_typed(path, "regression.json", schema.Report)
+    path.write_text(json.dumps({"schema": 2, "generated": "now", "cells": "none"}))
+    with pytest.raises(schema.SchemaError, match=r"regression.json: cells is 'none', not a list"):
+        mt.verdict.read_typed(path, "regression.json", schema.Report)
 
 
 # ----------------------------------------------------------------------------- the table
