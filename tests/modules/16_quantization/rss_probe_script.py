@@ -14,12 +14,14 @@ heuristics, nor the dynamic threshold earlier tests in the same process have rai
 differences, so the pages the child shares with its parent cancel out.
 
 Why 16 MiB is enough: the in-place quantization frees 12.0 MiB (theory: weights minus codes and
-scales); in the fork RSS shows 11.6 MiB of it freed, and 9.95 MiB after a forward + backward pass,
-which keeps ~2 MiB of its own whatever the model's size (BLAS and scratch buffers set up in the child);
-run to run the readings moved by < 0.1 MiB. The test asks for 70 % of theory (8.4 MiB): a model that
-keeps its float weights alive reads −4.3 MiB (verified by leaking them on purpose: the test fails),
-12.7 MiB below the bar, > 100× the run-to-run noise. Smaller does not hold: at 8 MiB the pass's own
-2 MiB leave 3.95 MiB freed of the 4.2 MiB asked for. The size costs ~0.1 s; the fork does not depend on it.
+scales). What is read is the *anonymous* resident memory (``rss``): plain RSS also counts the code pages of
+NumPy, BLAS and Python, which the kernel evicts under memory pressure and the pass faults back in — in a
+30-cell sign-off that once moved plain RSS by ~5 MiB, twice in a row, and failed a correct model. Read
+anonymously, the fork shows 11.99 MiB freed and 11.66 MiB after a forward + backward pass (the pass keeps
+~0.3 MiB of its own); the test asks for 70 % of theory (8.4 MiB): a model that keeps its float weights
+alive reads −4.0 MiB (verified by leaking them on purpose: the test fails), 12.4 MiB below the bar. At
+8 MiB the same readings are 5.99 / 5.66 MiB against a 4.2 MiB bar: 16 MiB doubles the margin for the
+pass's own allocations for ~0.1 s; the fork does not depend on the size.
 
 As a script: ``python rss_probe_script.py [--megabytes 16]`` measures in its own process (after the same
 ``mallopt``) and prints one JSON line.
@@ -49,8 +51,12 @@ _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters (mal
 
 
 def rss() -> int:
+    """Resident *anonymous* memory (RssAnon = rss - shared): the heap the model lives in. File-backed pages
+    (the code of NumPy, BLAS, Python) are left out: under memory pressure the kernel evicts them and the
+    pass faults them back in, which moves plain RSS by megabytes that have nothing to do with the model."""
     gc.collect()
-    return psutil.Process().memory_info().rss
+    info = psutil.Process().memory_info()
+    return info.rss - getattr(info, "shared", 0)
 
 
 def model_bytes(model) -> dict:
