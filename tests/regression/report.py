@@ -191,7 +191,7 @@ def run(argv: list[str] | None) -> ExitCode:
     try:
         with exclusive(args.out, wait=not args.no_wait, who=PROG):  # one writer per --out at a time
             write_outputs(args.out, report)
-            write_junit(args.out, report, cells)  # each cell's junit.xml and OUT/regression.reporting.junit.xml
+            write_junit(args.out, report, cells)  # each cell's junit.xml and OUT/regression.junit.xml
     except FolderBusy as busy:
         raise UsageError(f"--out {busy}; wait for it, or run without --no-wait to queue behind it") from None
     except OSError as error:

@@ -25,7 +25,7 @@ from regression import out_lock, report
 from regression.conftest import REPORT, chain_env
 from regression.report_fixtures import stage_entry, test_record, write_cell
 
-NAMES = ("regression.json", "regression.md", "regression.html", "regression.reporting.junit.xml")
+NAMES = ("regression.json", "regression.md", "regression.html", "regression.junit.xml")
 ROUNDS = 8
 
 

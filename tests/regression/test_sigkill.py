@@ -51,7 +51,7 @@ def test_killed_report_runs_leave_the_previous_report_whole(tmp_path):
     out = tmp_path / "out"
     command = [sys.executable, str(REPORT), "--cells", str(cells), "--out", str(out)]
     duration = timed(command)
-    names = ("regression.json", "regression.md", "regression.html", "regression.reporting.junit.xml")
+    names = ("regression.json", "regression.md", "regression.html", "regression.junit.xml")
     endings = ("}", "regression: 3000 passed, 0 failed", "</html>", "</testsuites>")
     rng = random.Random(0)
     for _ in range(RUNS):

@@ -1,6 +1,6 @@
 """JUnit XML of the chain's results (stdlib only): what CI test-report tools read.
 
-Per cell ``reports/cells/<cell>/junit.xml`` and for all cells ``reports/regression.reporting.junit.xml``, both a
+Per cell ``reports/cells/<cell>/junit.xml`` and for all cells ``reports/regression.junit.xml``, both a
 ``<testsuites>`` of one ``<testsuite name="<cell>@stage<KK>">`` per stage (KK is the stage's key: ``09``,
 or ``12-m12`` for a module-only run). Valid against ``data/junit-10.xsd`` (the schema pytest's own tests
 use). One ``<testcase>`` per record:
@@ -37,7 +37,7 @@ from regression.reporting.loading import LoadedCell
 from regression.schema import Cause, Failure, Problem, Report, TestRecord
 
 CELL_FILE = "junit.xml"
-COMBINED_FILE = "regression.reporting.junit.xml"
+COMBINED_FILE = "regression.junit.xml"
 
 _XFAIL_TYPE = "pytest.xfail"
 
@@ -268,7 +268,7 @@ def render_junit(report: Report, cells: list[LoadedCell]) -> tuple[dict[str, str
 
 
 def write_junit(out: Path, report: Report, cells: list[LoadedCell]) -> None:
-    """Each cell's ``junit.xml`` beside its ``stages.json`` and ``OUT/regression.reporting.junit.xml``, atomically."""
+    """Each cell's ``junit.xml`` beside its ``stages.json`` and ``OUT/regression.junit.xml``, atomically."""
     per_cell, combined = render_junit(report, cells)
     for cell in cells:
         if cell.dir:
