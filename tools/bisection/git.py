@@ -19,7 +19,7 @@ from typing import Iterator
 
 from tools.harness import HarnessError, UsageError
 
-TIMEOUT = 600.0  # seconds one git command may take (a checkout runs the repository's hooks)
+TIMEOUT = 600.0  # seconds one git command may take (a checkout of a large tree)
 
 
 class GitError(HarnessError):
@@ -28,8 +28,9 @@ class GitError(HarnessError):
 
 def git(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     """``git -C repo ARGS``, captured; a failure (with ``check``) or a time-out is a :class:`GitError`."""
-    # --no-optional-locks: even `git status` must not refresh the user's index behind their back.
-    command = ["git", "--no-optional-locks", "-C", str(repo), *args]
+    # --no-optional-locks: even `git status` must not refresh the user's index behind their back; no hooks:
+    # the throw-away worktree's checkouts must not run the user's post-checkout (or any other) hook.
+    command = ["git", "--no-optional-locks", "-c", "core.hooksPath=/dev/null", "-C", str(repo), *args]
     try:
         done = subprocess.run(command, capture_output=True, text=True, check=False, timeout=TIMEOUT)
     except subprocess.TimeoutExpired:

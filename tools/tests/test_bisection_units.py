@@ -14,6 +14,7 @@ import pytest
 
 from tools import matrix
 from tools.bisection import env as venv
+from tools.bisection import git as bisect_git
 from tools.bisection import plan as bisect_plan
 from tools.bisection import search as bisect_search
 from tools.bisection.cli import parse_args
@@ -173,3 +174,23 @@ def test_the_stdlib_bisect_is_not_shadowed_when_tools_is_first_on_the_path():
     code = "import sys; sys.path.insert(0, 'tools'); import random, bisect; print(bisect.__file__, random.random())"
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert "tools" not in done.stdout.split()[0]
+
+
+def test_git_runs_no_hook_of_the_users_repository(tmp_path):
+    """The bisect checks commits out in its own worktree: a post-checkout hook of the user's must not run."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    for args in (["init", "-q"], ["config", "user.email", "t@t"], ["config", "user.name", "t"]):
+        subprocess.run(["git", "-C", str(repo), *args], check=True)
+    (repo / "a.txt").write_text("1")
+    subprocess.run(["git", "-C", str(repo), "add", "a.txt"], check=True)
+    subprocess.run(["git", "-C", str(repo), "commit", "-qm", "one"], check=True)
+    marker = tmp_path / "hook-ran"
+    hook = repo / ".git" / "hooks" / "post-checkout"
+    hook.write_text(f"#!/bin/sh\ntouch {marker}\n")
+    hook.chmod(0o755)
+    subprocess.run(["git", "-C", str(repo), "checkout", "-q", "--detach", "HEAD"], check=True)
+    assert marker.exists()  # the hook works when git is run plainly
+    marker.unlink()
+    bisect_git.git(repo, "checkout", "--quiet", "--detach", "HEAD")
+    assert not marker.exists()
