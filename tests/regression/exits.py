@@ -8,10 +8,12 @@ raises the error that says what went wrong; it never picks a number itself.
     RED (1)          the answer is red, or a write failed (nothing half-written was published)
     USAGE (2)        a bad argument or an input this build refuses (named); nothing was touched
     INTERRUPTED (130) Ctrl-C; TERMINATED (143) SIGTERM — every child process group was ended
+    CLOSED_PIPE (141) stdout's reader went away (``… | head``): said quietly, as a shell's SIGPIPE would
 """
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 from enum import IntEnum
@@ -24,6 +26,7 @@ class ExitCode(IntEnum):
     USAGE = 2
     INTERRUPTED = 128 + signal.SIGINT  # 130, as a shell reports Ctrl-C
     TERMINATED = 128 + signal.SIGTERM  # 143
+    CLOSED_PIPE = 128 + signal.SIGPIPE  # 141, as a shell reports a pipe closed by its reader
 
 
 class HarnessError(Exception):
@@ -83,4 +86,10 @@ def run_main(main: Callable[[], int | None], prog: str, stderr: TextIO | None = 
         message = str(error) or type(error).__name__
         print(f"{prog}: {message}", file=stream, flush=True)
         return int(exit_code_of(error))
+    except BrokenPipeError:
+        # `… | head` stopped reading: no traceback; stdout goes to /dev/null so the interpreter's own
+        # flush at exit cannot fail again (Python's documented way, "Note on SIGPIPE").
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), sys.stdout.fileno())
+        return int(ExitCode.CLOSED_PIPE)
     return int(ExitCode.OK if code is None else code)
