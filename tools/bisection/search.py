@@ -30,11 +30,13 @@ from tools.harness import (
     Stop,
     UsageError,
     build_report,
+    current,
     load_cells,
     load_records_cell,
+    schema,
 )
 
-SCHEMA = 1
+SCHEMA = current("bisect.json")  # its change log: tests/regression/schema/versions.py
 MAX_LINES = 10  # "broke:" lines printed; bisect.json has them all
 GRACE = 30.0  # seconds a judge gets to end its chain after a SIGTERM (its own grace for the chain is less)
 JUDGE_FILES = (Path(__file__).with_name("judge.py"), Path(inspect.getfile(Stop)), Path(inspect.getfile(HarnessError)))
@@ -235,31 +237,40 @@ def summarize(args, repo, plan, env, good, bad, commits, found, steps, started) 
         step = next((s for s in steps if s["sha"] == first and s["verdict"] == "bad"), None)
         first_bad = dict(git.commit_info(repo, first), broke=classify(step, plan) if step else [])
     versions = next((s for s in steps if s.get("python")), {})
-    return {
-        "schema": SCHEMA,
-        "generated": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "repo": str(repo),
-        "good": {"ref": args.good, "sha": good, "subject": git.subject(repo, good)},
-        "bad": {"ref": args.bad, "sha": bad, "subject": git.subject(repo, bad)},
-        "cell": plan.cell.name,
-        "python": versions.get("python"),
-        "numpy": versions.get("numpy"),
-        "interpreter": env.python,
-        "mode": plan.mode,
-        "stage": plan.stage,
-        "module": plan.module,
-        "node_ids": plan.node_ids,
-        "judged": plan.targets,
-        "judged_from": plan.source,
-        "commits": commits,
-        "steps": [{k: s.get(k) for k in ("label", "sha", "subject", "verdict", "reason", "seconds")} for s in steps],
-        "result": found["result"],
-        "error": found.get("error"),
-        "first_bad": first_bad,
-        "candidates": found["candidates"],
-        "seconds": round(time.perf_counter() - started, 1),
-        "env_seconds": getattr(args, "env_seconds", None),  # of those: making or checking the venv
-    }
+    return _typed(
+        {
+            "schema": SCHEMA,
+            "generated": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "repo": str(repo),
+            "good": {"ref": args.good, "sha": good, "subject": git.subject(repo, good)},
+            "bad": {"ref": args.bad, "sha": bad, "subject": git.subject(repo, bad)},
+            "cell": plan.cell.name,
+            "python": versions.get("python"),
+            "numpy": versions.get("numpy"),
+            "interpreter": env.python,
+            "mode": plan.mode,
+            "stage": plan.stage,
+            "module": plan.module,
+            "node_ids": plan.node_ids,
+            "judged": plan.targets,
+            "judged_from": plan.source,
+            "commits": commits,
+            "steps": [
+                {k: s.get(k) for k in ("label", "sha", "subject", "verdict", "reason", "seconds")} for s in steps
+            ],
+            "result": found["result"],
+            "error": found.get("error"),
+            "first_bad": first_bad,
+            "candidates": found["candidates"],
+            "seconds": round(time.perf_counter() - started, 1),
+            "env_seconds": getattr(args, "env_seconds", None),  # of those: making or checking the venv
+        }
+    )
+
+
+def _typed(data: dict) -> dict:
+    """``bisect.json`` built through its type (``schema.BisectResult``), checked field by field."""
+    return schema.BisectResult.from_json(data, "bisect.json").to_json()
 
 
 def print_result(result: dict, out_path: Path) -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Sequence
 
 from tinytorch.registry import label as module_label  # import-free: loads no tinytorch module
-from tools.harness import WriteError, current, write_text_atomic
+from tools.harness import WriteError, current, schema, write_text_atomic
 from tools.mutants.catalogue import MUTANTS, Mutant
 from tools.mutants.verdict import Outcome, stage_text
 
@@ -118,6 +118,7 @@ def write_results(
         "counts": {"pinpointed": sum(o.ok for o in outcomes), "total": len(outcomes)},
         "ok": bool(outcomes) and all(o.ok for o in outcomes) and (control is None or control.ok),
     }
+    data = schema.MutantsResult.from_json(data, str(path)).to_json()  # built through its type, field by field
     try:
         write_text_atomic(path, json.dumps(data, indent=2) + "\n")  # not write_json: it would sort the keys
     except OSError as error:

@@ -19,10 +19,13 @@ from regression.schema.report import (
     StageSummary,
     Verdict,
 )
+from regression.schema.results import BisectResult, MutantsResult
 from regression.schema.typed import SchemaError, Typed
 from regression.schema.versions import check_version, current
 
 __all__ = [
+    "BisectResult",
+    "MutantsResult",
     "Baseline",
     "Cause",
     "CellRun",

@@ -18,14 +18,16 @@ class MutantsResult(Typed):
 
     schema: int = field(metadata=doc("the mutants.json schema version"))
     generated: str = field(metadata=doc("UTC ISO time"))
-    mutants: List[Dict[str, Any]] = field(metadata=doc("per mutant: name, expected, got, verdict OK/MISS/ERROR, why"))
-    counts: Dict[str, int] = field(metadata=doc("pinpointed and total"))
-    ok: bool = field(metadata=doc("every mutant pinpointed and the control green"))
     python: Optional[str] = field(default=None, metadata=doc("the interpreter's version"))
     executable: Optional[str] = field(default=None, metadata=doc("the interpreter"))
     numpy: Optional[str] = field(default=None, metadata=doc("NumPy's version"))
     seconds: Optional[float] = field(default=None, metadata=doc("wall time"))
     control: Optional[Dict[str, Any]] = field(default=None, metadata=doc("the unmutated control run's verdict"))
+    mutants: List[Dict[str, Any]] = field(
+        default_factory=list, metadata=doc("per mutant: name, expected, got, verdict OK/MISS/ERROR, why")
+    )
+    counts: Dict[str, int] = field(default_factory=dict, metadata=doc("pinpointed and total"))
+    ok: bool = field(default=False, metadata=doc("every mutant pinpointed and the control green"))
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,7 @@ class BisectResult(Typed):
     stage: Optional[int] = field(default=None, metadata=doc("the stage judged"))
     module: Optional[int] = field(default=None, metadata=doc("the module judged"))
     node_ids: List[str] = field(default_factory=list, metadata=doc("the tests judged"))
-    judged: List[Dict[str, Any]] = field(default_factory=list, metadata=doc("the targets judged"))
+    judged: Optional[List[Dict[str, Any]]] = field(default=None, metadata=doc("the failures judged, if chosen"))
     judged_from: Optional[str] = field(default=None, metadata=doc("where the targets came from"))
     commits: Optional[int] = field(default=None, metadata=doc("commits in the range"))
     error: Optional[str] = field(default=None, metadata=doc("why the search stopped, if it did"))
