@@ -136,7 +136,8 @@ def judge(mutant: Mutant | None, run: ChainRun, copy: Path, upto: int | None = N
     outcome.failing_modules = dict(cell.failing_modules)
     if cell.points_at:
         keys = ("module", "module_label", "stage", "file", "test_id", "classification", "reason")
-        outcome.pinpointed = {key: cell.points_at.to_json()[key] for key in keys}
+        at = cell.points_at.to_json()  # once, not once per key
+        outcome.pinpointed = {key: at[key] for key in keys}
     red = cell.red or run.chain_exit not in (0, None)
     if expected is None:
         outcome.verdict = MISS if red else OK
