@@ -120,7 +120,7 @@ def coverage(session: nox.Session) -> None:
     root = cells.reports_root()
     _mark_skipped_cells(session, root)
     session.install(matrix.COVERAGE)
-    session.run("python", "-m", "tools.coverage_report", "--root", str(root))
+    session.run("python", "-m", "tools.coverage_report", "--root", str(root), *session.posargs)  # e.g. --keep-data
 
 
 @nox.session(python=DEFAULT)

@@ -1,27 +1,35 @@
 """Combine every cell's and stage's coverage data and judge it per tinytorch module.
 
-    python -m tools.coverage_report --root reports [--rcfile coverage.toml]
+    python -m tools.coverage_report --root reports [--rcfile coverage.toml] [--keep-data]
 
 Run by the ``coverage`` nox session in a venv holding the pinned coverage. Reads
 ``ROOT/cells/*/coverage/.coverage.<cell>.<stage>`` (written by ``tests/regression/chain.py --coverage``,
-context ``<cell>@stage<KK>``) and writes under ``ROOT/coverage/``:
+context ``<cell>@stage<KK>``), combines them (site-packages and foreign checkout paths mapped back to
+``tinytorch/`` by ``[tool.coverage.paths]``) and writes under ``ROOT/coverage/``:
 
-* ``.coverage``      the combined data (site-packages and foreign checkout paths mapped back to
-  ``tinytorch/`` by ``[tool.coverage.paths]``);
-* ``html/``          the HTML report with contexts: each line lists the ``cell@stage`` runs that hit it;
+* ``html/``          the HTML report with contexts: each line lists the ``cell@stage|test`` runs that hit it;
 * ``coverage.json``  coverage.py's JSON report (``tests/regression/report.py --coverage-json`` reads it);
-* ``modules.json``   the per-module table printed here, with each module's threshold and verdict.
+* ``modules.json``   the per-module table printed here, with each module's threshold and verdict;
+* ``.coverage``      the combined data, only with ``--keep-data``: every run combines the cells' files
+  afresh and the reports above carry what it holds, while the file itself is the largest thing a run
+  would leave (30 cells: ≈ 160 MB).
+
+The folder is built beside ``ROOT/coverage`` and swapped in whole, under the lock ``report.py`` takes on
+``ROOT`` (out_lock.py): a failed combine (full disk, damaged data) leaves the previous reports as they
+were, and two runs on one ``ROOT`` take turns instead of writing into each other.
 
 Per-module thresholds live in ``coverage.toml`` under ``[tool.tinytorch.coverage]``: coverage.py reads
 only ``[tool.coverage.*]`` and ignores other tables silently, whereas an unknown option inside one of
 its own sections draws a warning (measured with 7.10.7). Exit status 1 if a module is under its
-threshold, 2 if there is no data to combine.
+threshold, 2 if there is no data to combine or a data file is damaged (coverage.py's combine would skip
+it with a warning; here it is named, with the cell to run again).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shutil
 import sys
@@ -30,7 +38,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 
 from tinytorch.registry import LAST_STAGE, MODULES, ModuleSpec  # import-free, no numpy
-from tools.harness import write_text_atomic
+from tools.harness import WriteError, exclusive, run_main, write_text_atomic
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -161,28 +169,71 @@ def data_dirs(root: Path) -> list[Path]:
     return sorted(d for d in (root / "cells").glob("*/coverage") if any(d.glob(".coverage.*")))
 
 
-def build(root: Path, rcfile: Path) -> int:
+def damaged_files(dirs: list[Path]) -> list[tuple[Path, str]]:
+    """The cells' data files coverage.py cannot open, with its reason: its combine would only warn and
+    leave them out, and a per-module table missing a cell must not pass for the whole matrix's."""
+    from coverage import CoverageData
+    from coverage.exceptions import CoverageException
+
+    damaged = []
+    for path in sorted(p for d in dirs for p in d.glob(".coverage.*")):
+        try:
+            CoverageData(basename=str(path)).read()
+        except (CoverageException, OSError) as error:
+            damaged.append((path, str(error).splitlines()[0]))
+    return damaged
+
+
+def _swap_in(built: Path, out: Path) -> None:
+    """Replace ``out`` by the finished ``built`` folder: two renames, the old folder removed last."""
+    old = out.with_name(f".{out.name}.{os.getpid()}.old")
+    if out.exists():
+        os.replace(out, old)
+    os.replace(built, out)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def build(root: Path, rcfile: Path, keep_data: bool = False) -> int:
     """Combine, write every report, print the module table; the exit status judges the thresholds."""
     from coverage import Coverage  # the pinned coverage of the session's venv
 
+    thresholds = load_thresholds(rcfile)  # a bad table fails now, not after a minute of combining
     dirs = data_dirs(root)
     if not dirs:
         print(f"coverage: no data under {root}/cells/*/coverage: run `nox -s regression` first", file=sys.stderr)
         return 2
+    damaged = damaged_files(dirs)
+    for path, why in damaged:
+        cell = path.parent.parent.name
+        print(f"coverage: {path} is damaged ({why}): run that cell again, nox -s \"regression({cell})\"", file=sys.stderr)
+    if damaged:
+        return 2
     out = root / "coverage"
-    shutil.rmtree(out, ignore_errors=True)
-    out.mkdir(parents=True)
-    cov = Coverage(data_file=str(out / ".coverage"), config_file=str(rcfile))
-    cov.combine([str(d) for d in dirs], strict=True, keep=True)
-    contexts = cov.get_data().measured_contexts()
-    cov.html_report(directory=str(out / "html"), show_contexts=True, title="tinytorch coverage per cell@stage")
-    cov.json_report(outfile=str(out / "coverage.json"))
-    report = json.loads((out / "coverage.json").read_text(encoding="utf-8"))
-    rows = module_rows(report, load_thresholds(rcfile), stages_measured(contexts))
-    write_text_atomic(out / "modules.json", json.dumps([row.to_dict() for row in rows], indent=2) + "\n")
+    with exclusive(root, wait=True, who="coverage_report"):
+        built = root / f".coverage-build.{os.getpid()}.tmp"
+        shutil.rmtree(built, ignore_errors=True)
+        built.mkdir()
+        try:
+            cov = Coverage(data_file=str(built / ".coverage"), config_file=str(rcfile))
+            cov.combine([str(d) for d in dirs], strict=True, keep=True)
+            contexts = cov.get_data().measured_contexts()
+            cov.html_report(directory=str(built / "html"), show_contexts=True, title="tinytorch coverage per cell@stage")
+            cov.json_report(outfile=str(built / "coverage.json"))
+            report = json.loads((built / "coverage.json").read_text(encoding="utf-8"))
+            rows = module_rows(report, thresholds, stages_measured(contexts))
+            write_text_atomic(built / "modules.json", json.dumps([row.to_dict() for row in rows], indent=2) + "\n")
+            if not keep_data:
+                (built / ".coverage").unlink(missing_ok=True)
+            _swap_in(built, out)
+        except OSError as error:  # a full disk, a file-size limit: one line, and the old reports stand
+            raise WriteError(f"could not write the reports under {out}: {error}; the previous ones are kept") from error
+        finally:
+            shutil.rmtree(built, ignore_errors=True)
     print(f"coverage of {len(dirs)} cell(s), {len(contexts)} cell@stage context(s), per tinytorch module:")
     print(render(rows))
     print(f"HTML with contexts: {out / 'html' / 'index.html'}")
+    if not keep_data:
+        print("combined data not kept (the reports above carry it): --keep-data leaves it as coverage/.coverage")
     low = [row for row in rows if row.status in ("LOW", "MISSING")]
     for row in low:
         got = "no measured file" if row.percent is None else f"{row.percent:.1f}%"
@@ -198,9 +249,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--root", type=Path, default=Path("reports"), help="reports root holding cells/")
     parser.add_argument("--rcfile", type=Path, default=REPO_ROOT / "coverage.toml", help="coverage config")
+    parser.add_argument("--keep-data", action="store_true", help="also keep the combined data as coverage/.coverage")
     args = parser.parse_args(argv)
-    return build(args.root, args.rcfile)
+    if not args.root.is_dir():
+        parser.error(f"--root {args.root}: no such folder; give the reports root that holds cells/ (default: reports)")
+    if not args.rcfile.is_file():
+        parser.error(f"--rcfile {args.rcfile}: no such file; give a coverage config such as coverage.toml")
+    try:
+        load_thresholds(args.rcfile)  # checked before anything under --root is touched
+    except (ValueError, OSError) as error:
+        parser.error(f"--rcfile {args.rcfile}: {error}")
+    return build(args.root, args.rcfile, keep_data=args.keep_data)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main, "coverage_report"))

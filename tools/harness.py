@@ -1,6 +1,6 @@
 """The one place the tools reach the regression harness (the package ``regression`` under ``tests/``): its
 shared contract (``contract.py``: the words, child processes; ``exits.py``: errors and exit codes), the typed
-file formats (``schema``), of ``common.py`` the atomic writes, the records reader, the output-folder check and
+file formats (``schema``), of ``common.py`` the atomic writes, ``out_lock.exclusive`` (one writer per folder), the records reader, the output-folder check and
 the names of the environment variables the chain reads, and the report's loader and analysis for a tool that
 classifies a run's records as the report would."""
 
@@ -37,6 +37,7 @@ from regression.exits import (  # noqa: E402
     WriteError,
     run_main,
 )
+from regression.out_lock import exclusive  # noqa: E402
 from regression.reporting.analysis import build_report  # noqa: E402
 from regression.reporting.loading import load_cells, load_records_cell  # noqa: E402
 from regression.schema import check_version, current  # noqa: E402
@@ -62,6 +63,7 @@ __all__ = [
     "build_report",
     "check_version",
     "current",
+    "exclusive",
     "load_cells",
     "load_records_cell",
     "read_jsonl",

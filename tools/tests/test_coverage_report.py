@@ -145,3 +145,76 @@ def test_build_combines_cells_maps_paths_and_judges(tmp_path, monkeypatch, capsy
 def test_build_without_data_says_what_to_run(tmp_path, capsys):
     assert cr.build(tmp_path, REPO / "coverage.toml") == 2
     assert "run `nox -s regression` first" in capsys.readouterr().err
+
+
+def test_combined_data_is_kept_only_when_asked(tmp_path, monkeypatch):
+    monkeypatch.chdir(REPO)
+    rc = rcfile_with(tmp_path, 0, "")
+    measure_cell(tmp_path, rc, "py3.11-np2.4", "16", "import tinytorch.core.tensor")
+    cr.build(tmp_path, rc)
+    assert not (tmp_path / "coverage" / ".coverage").exists()  # the reports carry it; the cells' files stay
+    assert (tmp_path / "coverage" / "modules.json").is_file()
+    cr.build(tmp_path, rc, keep_data=True)
+    assert (tmp_path / "coverage" / ".coverage").is_file()
+    assert not list(tmp_path.glob(".coverage*.tmp")) and not list(tmp_path.glob(".coverage*.old"))
+
+
+def test_a_damaged_data_file_is_named_and_the_previous_reports_stay(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(REPO)
+    rc = rcfile_with(tmp_path, 0, "")
+    measure_cell(tmp_path, rc, "py3.11-np2.4", "16", "import tinytorch.core.tensor")
+    cr.build(tmp_path, rc)
+    before = (tmp_path / "coverage" / "modules.json").read_text()
+    damaged = tmp_path / "cells" / "py3.12-np2.5" / "coverage" / ".coverage.py3.12-np2.5.16"
+    damaged.parent.mkdir(parents=True)
+    damaged.write_bytes(b"not a coverage data file")
+    assert cr.build(tmp_path, rc) == 2  # coverage.py's combine alone would warn and leave the cell out
+    assert f"{damaged} is damaged" in capsys.readouterr().err
+    assert (tmp_path / "coverage" / "modules.json").read_text() == before
+    assert (tmp_path / "coverage" / "html" / "index.html").is_file()
+    assert not list(tmp_path.glob(".coverage*.tmp"))
+
+
+def test_a_full_disk_while_writing_keeps_the_previous_reports(tmp_path, monkeypatch):
+    import coverage
+
+    from tools.harness import WriteError
+
+    monkeypatch.chdir(REPO)
+    rc = rcfile_with(tmp_path, 0, "")
+    measure_cell(tmp_path, rc, "py3.11-np2.4", "16", "import tinytorch.core.tensor")
+    cr.build(tmp_path, rc)
+    before = (tmp_path / "coverage" / "html" / "index.html").read_text()
+
+    def no_space(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(coverage.Coverage, "json_report", no_space)
+    with pytest.raises(WriteError, match="No space left on device; the previous ones are kept"):
+        cr.build(tmp_path, rc)
+    assert (tmp_path / "coverage" / "html" / "index.html").read_text() == before
+    assert (tmp_path / "coverage" / "modules.json").is_file()
+    assert not list(tmp_path.glob(".coverage*.tmp"))
+
+
+@pytest.mark.parametrize(
+    ("argv", "named"),
+    [
+        (["--root", "/nonexistent/reports"], "--root /nonexistent/reports: no such folder"),
+        (["--rcfile", "/nonexistent/coverage.toml"], "--rcfile /nonexistent/coverage.toml: no such file"),
+    ],
+)
+def test_bad_arguments_are_refused_before_anything_is_touched(tmp_path, capsys, argv, named):
+    with pytest.raises(SystemExit) as exit_info:
+        cr.main(["--root", str(tmp_path), *argv])
+    assert exit_info.value.code == 2
+    assert named in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_rcfile_without_thresholds_is_refused_by_name(tmp_path, capsys):
+    rc = tmp_path / "rc.toml"
+    rc.write_text("[tool.coverage.run]\nbranch = true\n")
+    with pytest.raises(SystemExit):
+        cr.main(["--root", str(tmp_path), "--rcfile", str(rc)])
+    assert "has no [tool.tinytorch.coverage] table" in capsys.readouterr().err

@@ -8,9 +8,12 @@ later (``max(module, entry.stage)``). This plugin keeps the tracer on for new ca
 (``Coverage.stop()`` / ``start()``, coverage.py's public API) around every other one.
 
 It also owns the per-test dynamic contexts (``--cov-context=test`` used to set them): one context per
-case, its test id, switched to once at its setup, so an old case costs neither tracing nor a context
-switch. One context per case, not one per phase (``|setup``, ``|run``, ``|teardown``): the question
-the HTML answers is which tests, at which stage, ran a line.
+test *function*, its test id without the parameters (``…/test_zoo.py::test_forward``), switched to at
+each traced case's setup, so an old case costs neither tracing nor a context switch. The question the
+HTML answers is which tests, at which stage, ran a line; a context per parametrized case (``[cnn-int8-3]``)
+stored every line a test's cases share once per case — 2.4 times the data of one context per test
+(342,687 against 143,643 arc rows in a cell) — and one per phase (``|setup``, ``|run``, ``|teardown``)
+three times more again. Which case ran is in the records and the JUnit.
 
 ``TINYTORCH_TRACE_AFTER=j`` (set by the chain) says which stages of this cell already traced their new
 cases: every stage run before this one, i.e. a case is traced here iff it is new at a stage above j.
@@ -25,6 +28,12 @@ import os
 import pytest
 
 from regression.common import ENV_TRACE_AFTER, module_of
+
+
+def context_of(item) -> str:
+    """The dynamic context of a case: its test id without the parametrization (``[...]``)."""
+    name = getattr(item, "originalname", None) or item.name
+    return item.nodeid[: len(item.nodeid) - len(item.name)] + name
 
 
 def first_stage(item) -> int:
@@ -73,7 +82,7 @@ class TraceOnce:
 
     def pytest_runtest_setup(self, item):
         if self.cov is not None and not self.suspended:
-            self.cov.switch_context(item.nodeid)
+            self.cov.switch_context(context_of(item))
 
     @pytest.hookimpl(hookwrapper=True, trylast=True)  # inside pytest-cov's: runs before it saves
     def pytest_runtestloop(self, session):
