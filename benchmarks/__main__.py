@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-SUITES = ("foundation", "backward", "spatial", "generation", "quantization", "suite_times", "chain_cost")
+SUITES = ("foundation", "backward", "spatial", "generation", "quantization", "suite_times", "chain_cost", "bisect_cost")
 
 
 def _format_table(rows: list[dict]) -> str:

@@ -3,7 +3,7 @@
 Layout under the reports root (``reports/``, or ``reports/signoff/`` for the release check):
 
     cells/<cell>/        tests/regression/chain.py output: stages.json, the records-<stamp>.jsonl it names, logs/, …
-    coverage/            tools/coverage_report.py output: html/, coverage.json, modules.json (+ .coverage with --keep-data)
+    coverage/            tools/coverage_report.py output: html/, coverage.json, modules.json (.coverage: --keep-data)
     regression.{json,md,html}   tests/regression/report.py output
 """
 

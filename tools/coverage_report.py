@@ -205,7 +205,8 @@ def build(root: Path, rcfile: Path, keep_data: bool = False) -> int:
     damaged = damaged_files(dirs)
     for path, why in damaged:
         cell = path.parent.parent.name
-        print(f"coverage: {path} is damaged ({why}): run that cell again, nox -s \"regression({cell})\"", file=sys.stderr)
+        again = f'nox -s "regression({cell})"'
+        print(f"coverage: {path} is damaged ({why}): run that cell again, {again}", file=sys.stderr)
     if damaged:
         return 2
     out = root / "coverage"
@@ -217,7 +218,8 @@ def build(root: Path, rcfile: Path, keep_data: bool = False) -> int:
             cov = Coverage(data_file=str(built / ".coverage"), config_file=str(rcfile))
             cov.combine([str(d) for d in dirs], strict=True, keep=True)
             contexts = cov.get_data().measured_contexts()
-            cov.html_report(directory=str(built / "html"), show_contexts=True, title="tinytorch coverage per cell@stage")
+            title = "tinytorch coverage per cell@stage"
+            cov.html_report(directory=str(built / "html"), show_contexts=True, title=title)
             cov.json_report(outfile=str(built / "coverage.json"))
             report = json.loads((built / "coverage.json").read_text(encoding="utf-8"))
             rows = module_rows(report, thresholds, stages_measured(contexts))

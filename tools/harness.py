@@ -1,8 +1,8 @@
 """The one place the tools reach the regression harness (the package ``regression`` under ``tests/``): its
 shared contract (``contract.py``: the words, child processes; ``exits.py``: errors and exit codes), the typed
-file formats (``schema``), of ``common.py`` the atomic writes, ``out_lock.exclusive`` (one writer per folder), the records reader, the output-folder check and
-the names of the environment variables the chain reads, and the report's loader and analysis for a tool that
-classifies a run's records as the report would."""
+file formats (``schema``), of ``common.py`` the atomic writes, the records reader, the output-folder check and
+the names of the environment variables the chain reads, ``out_lock.exclusive`` (one writer per folder), and
+the report's loader and analysis for a tool that classifies a run's records as the report would."""
 
 from __future__ import annotations
 

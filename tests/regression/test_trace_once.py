@@ -55,7 +55,8 @@ def _run(project: Path, traced_after: int | None) -> coverage.CoverageData:
     data_file = project / ".coverage"
     data_file.unlink(missing_ok=True)
     command = [sys.executable, "-m", "coverage", "run", "--rcfile=rc.toml", f"--data-file={data_file}", "-m"]
-    command += ["pytest", "-q", "-p", "no:cacheprovider", "-p", "regression.plugins.trace_once", "tests", "-c", "rc.toml"]
+    command += ["pytest", "-q", "-p", "no:cacheprovider", "-p", "regression.plugins.trace_once", "-c", "rc.toml"]
+    command += ["tests"]
     done = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
     data = coverage.CoverageData(basename=str(data_file))
