@@ -15,7 +15,7 @@ import shutil
 from pathlib import Path
 
 from tools import matrix
-from tools.harness import ENV_PROGRESS, ENV_STORE, ENV_STORE_MAX_MB, check_version, schema
+from tools.harness import ENV_PROGRESS, ENV_STORE, ENV_STORE_MAX_MB, InputError, schema
 from tools.interpreters import Interpreter, missing_reason
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -192,10 +192,8 @@ def signoff_verdict(root: Path, nox_report: Path, missing_pythons: list[str]) ->
         reasons.append(f"no regression report at {regression}")
     else:
         try:  # the report's typed verdict, decided once by the report: the sign-off never decides again
-            data = json.loads(regression.read_text(encoding="utf-8"))
-            check_version("regression.json", data.get("schema") if isinstance(data, dict) else None, regression)
-            verdict = schema.Report.from_json(data, str(regression)).verdict
-        except (OSError, ValueError) as error:  # unreadable, not JSON, another schema, another shape
+            verdict = schema.read_typed(regression, "regression.json", schema.Report).verdict
+        except InputError as error:  # unreadable, not JSON, another schema, another shape
             reasons.append(f"regression report unreadable: {error}")
         else:
             if not verdict.ok:

@@ -19,7 +19,9 @@ from regression.schema import (
     SchemaError,
     StageResult,
     TestRecord,
+    UnreadableFile,
     check_version,
+    read_typed,
     record_from_json,
     reference,
 )
@@ -46,6 +48,33 @@ def test_a_cell_round_trips_through_its_types():
     assert cell.stages[0].problems[0] == Problem(Classification.REGARDLESS, "<stage 04>", "killed", 4)
     assert CellRun.from_json(cell.to_json()) == cell
     assert json.loads(json.dumps(cell.to_json())) == cell.to_json()
+
+
+@pytest.mark.parametrize(
+    ("content", "error", "message"),
+    [
+        (None, UnreadableFile, "no such file"),
+        (b"\xff\xfe not utf-8", UnreadableFile, "cannot be read"),
+        (b"{not json", UnreadableFile, "not JSON"),
+        (b"[1, 2]", UnreadableFile, "a JSON list, not an object"),
+        (b'{"cell": "c", "schema": 99, "stages": []}', SchemaVersionError, "schema 99 is not one this build reads"),
+        (b'{"cell": "c", "schema": 1, "stages": "none"}', SchemaError, "stages"),
+    ],
+)
+def test_a_typed_file_that_cannot_be_read_names_the_file_and_why(tmp_path, content, error, message):
+    path = tmp_path / "stages.json"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(error, match=message) as raised:
+        read_typed(path, "stages.json", CellRun)
+    assert str(path) in str(raised.value)
+    assert exit_code_of(raised.value) == ExitCode.USAGE
+
+
+def test_a_typed_file_reads_as_its_type(tmp_path):
+    path = tmp_path / "stages.json"
+    path.write_text(json.dumps({"cell": "py3.12-np2.2", "schema": 1, "stages": [stage_entry(4, 3, 1, [])]}))
+    assert read_typed(path, "stages.json", CellRun).stages[0].stage == 4
 
 
 def test_a_record_round_trips_and_its_rare_fields_are_left_out_when_unset():

@@ -42,10 +42,13 @@ def read_report(path: Path, kind: str | None = None) -> dict | None:
 
 
 def read_typed(path: Path, kind: str, type_):
-    """``path`` read as its schema type (``schema.Report``, ``schema.CellRun``); None if it is missing or not
-    JSON; ``SchemaError`` (exit 2) if it is of a known version but not of that shape."""
-    data = read_report(path, kind)
-    return None if data is None else type_.from_json(data, str(path))
+    """``path`` read as its schema type (``schema.Report``, ``schema.CellRun``); None if the run left no JSON
+    object there (the mutant's verdict is then ERROR); ``SchemaVersionError``/``SchemaError`` (exit 2) if it
+    is of another version or shape (``schema.read_typed``, the tools' one typed reader)."""
+    try:
+        return schema.read_typed(path, kind, type_)
+    except schema.UnreadableFile:
+        return None
 
 
 @dataclass

@@ -7,6 +7,7 @@
 
 from regression.contract import Classification, Outcome, Pairing, RecordKind, StrEnum, Variant
 from regression.schema.cell import CellRun, Problem, Reused, StageResult
+from regression.schema.files import UnreadableFile, read_json_object, read_typed
 from regression.schema.records import Record, SessionRecord, TestRecord, record_from_json
 from regression.schema.report import (
     Baseline,
@@ -24,6 +25,9 @@ from regression.schema.typed import SchemaError, Typed
 from regression.schema.versions import check_version, current
 
 __all__ = [
+    "UnreadableFile",
+    "read_json_object",
+    "read_typed",
     "BisectResult",
     "MutantsResult",
     "Baseline",
