@@ -110,8 +110,10 @@ def load_thresholds(rcfile: Path) -> tuple[float, dict[str, float]]:
 
 
 def stages_measured(contexts: set[str]) -> set[int]:
-    """Whole stages found in ``cell@stageKK`` contexts (``cell@stageKK-mNN``, one module's tests, is not)."""
-    return {int(m.group(1)) for context in contexts if (m := _STAGE_CONTEXT.search(context))}
+    """Whole stages found in ``cell@stageKK[|test id]`` contexts (``cell@stageKK-mNN``, one module's tests, is
+    not). Only the static part counts: a stage where every line ran inside some test still ran."""
+    static = {context.split("|", 1)[0] for context in contexts}
+    return {int(m.group(1)) for context in static if (m := _STAGE_CONTEXT.search(context))}
 
 
 def module_rows(report: dict, thresholds: tuple[float, dict[str, float]], stages: set[int]) -> list[ModuleRow]:
@@ -211,8 +213,10 @@ def build(root: Path, rcfile: Path, keep_data: bool = False) -> int:
         return 2
     out = root / "coverage"
     with exclusive(root, wait=True, who="coverage_report"):
+        # Holding the lock, this is the only coverage step on ROOT: folders left here are a killed run's.
+        for left in [*root.glob(".coverage-build.*.tmp"), *root.glob(".coverage.*.old")]:
+            shutil.rmtree(left, ignore_errors=True)
         built = root / f".coverage-build.{os.getpid()}.tmp"
-        shutil.rmtree(built, ignore_errors=True)
         built.mkdir()
         try:
             cov = Coverage(data_file=str(built / ".coverage"), config_file=str(rcfile))
@@ -231,7 +235,8 @@ def build(root: Path, rcfile: Path, keep_data: bool = False) -> int:
             raise WriteError(f"could not write the reports under {out}: {error}; the previous ones are kept") from error
         finally:
             shutil.rmtree(built, ignore_errors=True)
-    print(f"coverage of {len(dirs)} cell(s), {len(contexts)} cell@stage context(s), per tinytorch module:")
+    runs = {context.split("|", 1)[0] for context in contexts} - {""}  # a context: cell@stageKK[|test id]
+    print(f"coverage of {len(dirs)} cell(s), {len(runs)} cell@stage run(s), per tinytorch module:")
     print(render(rows))
     print(f"HTML with contexts: {out / 'html' / 'index.html'}")
     if not keep_data:
