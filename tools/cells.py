@@ -15,27 +15,19 @@ import shutil
 from pathlib import Path
 
 from tools import matrix
-from tools.harness import ENV_PROGRESS, ENV_STORE, ENV_STORE_MAX_MB, InputError, schema
+from tools.harness import ENV_CHAIN_ARGS as ENV_CHAIN_ARGS  # re-exported: the noxfile reads cells.ENV_*
+from tools.harness import ENV_FROM_ARTIFACTS as ENV_FROM_ARTIFACTS
+from tools.harness import ENV_NO_REPORT as ENV_NO_REPORT
+from tools.harness import ENV_PROGRESS as ENV_PROGRESS
+from tools.harness import ENV_REPORT_ARGS as ENV_REPORT_ARGS
+from tools.harness import ENV_REPORTS, OUTER_RUN_SETTINGS, InputError, schema
 from tools.interpreters import Interpreter, missing_reason
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
-ENV_REPORTS = "TINYTORCH_REPORTS"
-"""Reports root; ``signoff`` points it at ``reports/signoff`` so a release check never mixes with dev runs."""
-ENV_NO_REPORT = "TINYTORCH_NO_REPORT"
-"""Set in CI's per-cell jobs: the cell does not queue ``report`` (the combine job reports for all)."""
-ENV_FROM_ARTIFACTS = "TINYTORCH_CELLS_FROM_ARTIFACTS"
-"""Set in CI's combine job: a cell without results means its job uploaded nothing, not a missing Python."""
-ENV_REPORT_ARGS = "TINYTORCH_REPORT_ARGS"
-"""Extra ``report.py`` arguments (e.g. ``--baseline PATH``) when posargs go elsewhere (``signoff``)."""
-ENV_CHAIN_ARGS = "TINYTORCH_CHAIN_ARGS"
-"""Extra ``chain.py`` arguments for every cell of a multi-session run, where posargs would reach every
-session: ``TINYTORCH_CHAIN_ARGS="--upto 9" nox``."""
-RUN_SETTINGS = (
-    *(ENV_REPORTS, ENV_NO_REPORT, ENV_FROM_ARTIFACTS, ENV_REPORT_ARGS, ENV_CHAIN_ARGS, ENV_PROGRESS),
-    *(ENV_STORE, ENV_STORE_MAX_MB),  # the stage store (stage_store.py)
-)
-"""What an outer run (``signoff``, CI, a user's shell) sets for its own cells and report. The test suite
+RUN_SETTINGS = OUTER_RUN_SETTINGS
+"""What an outer run (``signoff``, CI, a user's shell) sets for its own cells and report (named in the
+harness's ``common.py``: the chain keeps them from its stages and their keys). The test suite
 must never see them: under ``signoff`` the reports root is ``reports/signoff``, and a test that runs the
 tools would read or write the release's results instead of its own (``conftest.py`` removes them)."""
 

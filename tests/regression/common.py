@@ -29,6 +29,20 @@ ENV_INPUTS_EXCLUDE = "TINYTORCH_INPUTS_EXCLUDE"  # inputs.py: the chain's own ou
 ENV_PROGRESS = "TINYTORCH_PROGRESS"  # "3/10": this cell's place in the whole run (set by the noxfile)
 ENV_STORE = "TINYTORCH_REGRESSION_STORE"  # stage_store.py: the stage result store's folder
 ENV_STORE_MAX_MB = "TINYTORCH_REGRESSION_STORE_MAX_MB"  # its size bound
+# The settings of an outer run (the noxfile, ``signoff``, CI) for its cells and report (tools/cells.py).
+ENV_REPORTS = "TINYTORCH_REPORTS"  # the reports root; signoff points it at reports/signoff
+ENV_NO_REPORT = "TINYTORCH_NO_REPORT"  # CI's per-cell jobs: a cell does not queue the report
+ENV_FROM_ARTIFACTS = "TINYTORCH_CELLS_FROM_ARTIFACTS"  # CI's combine job: cells come from artifacts
+ENV_REPORT_ARGS = "TINYTORCH_REPORT_ARGS"  # extra report.py arguments (signoff: --fail-on-skipped, …)
+ENV_CHAIN_ARGS = "TINYTORCH_CHAIN_ARGS"  # extra chain.py arguments for every cell of a run
+OUTER_RUN_SETTINGS = (
+    *(ENV_REPORTS, ENV_NO_REPORT, ENV_FROM_ARTIFACTS, ENV_REPORT_ARGS, ENV_CHAIN_ARGS, ENV_PROGRESS),
+    *(ENV_STORE, ENV_STORE_MAX_MB),
+)
+"""Where an outer run puts things and what it asks of the chain: never what a test does. So they never reach
+a stage's pytest process (stage.build_env) nor a stage's key (stage_store.py): ``signoff`` sets several,
+and a stage recorded by ``nox -s regression`` at the same commit must still be reused there. The test
+suite does not see them either (conftest.py)."""
 
 # The words of the records (contract.py defines them once). Model variants of the zoo: the float model and
 # its int8 twins (weight-only per-channel "int8", the default twin; "int8static" with calibrated static

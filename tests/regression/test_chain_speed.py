@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from regression.conftest import build_tree, chain_env, start_chain
+from regression.common import ENV_STORE, ENV_STORE_MAX_MB, OUTER_RUN_SETTINGS
+from regression.conftest import CHAIN, build_tree, chain_env, start_chain
 from regression.contract import run_with_timeout, tail_text
 from regression.schema import StageResult
 from regression.stages.stage_store import Hashes, StageStore
@@ -78,6 +79,48 @@ def test_a_stage_whose_inputs_did_not_change_is_reused_and_any_change_reruns_it(
     assert forced["reused"] == 0
     _, _, pinned = run_chain(root, tmp_path / "out", "--upto", "2", "--store", str(store), "--reuse", "same-commit")
     assert pinned["reused"] == 0
+
+
+def test_a_stage_of_the_same_commit_is_reused_under_an_outer_run_whose_settings_never_reach_it(tmp_path):
+    """``nox -s signoff`` sets its reports root, report and chain arguments for its cells: the stages that
+    ``nox -s regression`` recorded at the same commit must still be reused there, and a test never sees them."""
+    tree = {
+        **GREEN,
+        "tests/modules/02_activations/test_two.py": "import os\n\ndef test_two():\n"
+        "    assert not [k for k in os.environ if k in ('TINYTORCH_REPORTS', 'TINYTORCH_CHAIN_ARGS')]\n",
+    }
+    root = build_tree(tmp_path / "repo", tree)
+    for args in (["init", "-q"], ["add", "-A"], ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "c"]):
+        subprocess.run(["git", "-C", str(root), *args], check=True, capture_output=True)
+    store = tmp_path / "store"
+    args = ("--upto", "2", "--store", str(store), "--reuse", "same-commit")
+    code, stderr, first = run_chain(root, tmp_path / "cells" / "syn", *args)
+    assert code == 0 and first["reused"] == 0, stderr
+    outer = {name: f"set-by-signoff-{name}" for name in OUTER_RUN_SETTINGS if name not in (ENV_STORE, ENV_STORE_MAX_MB)}
+    outer[ENV_STORE_MAX_MB] = "512"
+    command = [sys.executable, str(CHAIN), "--cell", "syn", "--out", str(tmp_path / "signoff" / "syn"), "--root"]
+    done = subprocess.run(
+        [*command, str(root), *args], env={**chain_env(), **outer}, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    second = json.loads((tmp_path / "signoff" / "syn" / "stages.json").read_text())
+    assert done.returncode == 0 and second["reused"] == 2, done.stderr
+    # and run afresh under those settings, the test that looks for them still passes: they never reach it
+    forced = subprocess.run(
+        [*command, str(root), "--upto", "2", "--no-reuse"], env={**chain_env(), **outer}, capture_output=True, text=True
+    )
+    assert forced.returncode == 0, forced.stderr
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "-5", "nan", "inf"])
+def test_a_store_bound_that_is_not_a_size_is_refused_by_name(tmp_path, value):
+    root = build_tree(tmp_path / "repo", GREEN)
+    command = [sys.executable, str(CHAIN), "--cell", "syn", "--out", str(tmp_path / "out"), "--root", str(root)]
+    env = {**chain_env(), ENV_STORE_MAX_MB: value}
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert f"{ENV_STORE_MAX_MB}={value!r}: not a size in megabytes" in done.stderr
+    assert not (tmp_path / "out").exists()
 
 
 def test_the_store_stays_within_its_bound_dropping_the_least_recently_used(tmp_path):

@@ -20,6 +20,7 @@ from regression.common import (
     ENV_RECORDS,
     ENV_STAGE,
     ENV_TRACE_AFTER,
+    OUTER_RUN_SETTINGS,
     safe_name,
     spec,
 )
@@ -107,7 +108,7 @@ def build_command(ctx: Context, stage_plan: StagePlan, folders: list[str]) -> li
 
 
 def build_env(ctx: Context, stage_plan: StagePlan, records: Path) -> dict:
-    env = dict(os.environ)
+    env = {k: v for k, v in os.environ.items() if k not in OUTER_RUN_SETTINGS}  # the outer run's, not the tests'
     env.update({ENV_STAGE: str(stage_plan.stage), ENV_CELL: ctx.cell, ENV_RECORDS: str(records)})
     env.setdefault("PYTHONHASHSEED", "0")
     # Bytecode once per cell, not per stage: compiled tinytorch and pytest's rewritten test modules go to

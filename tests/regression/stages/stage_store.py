@@ -28,7 +28,8 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from regression.common import ENV_INPUTS, ENV_PROGRESS, ENV_RECORDS, ENV_STORE, ENV_STORE_MAX_MB
+from regression.common import ENV_INPUTS, ENV_RECORDS, ENV_STORE, ENV_STORE_MAX_MB, OUTER_RUN_SETTINGS
+from regression.exits import UsageError
 from regression.schema import SchemaError, StageResult, current
 
 # The store is a cache: an entry of a version this build does not read, or whose result does not have the
@@ -39,8 +40,9 @@ DEFAULT_MAX_MB = 1024
 # Environment variables that reach the tests and can change an outcome (prefixes and exact names).
 _ENV_PREFIXES = ("TINYTORCH_", "NPY_", "OPENBLAS_", "OMP_", "MKL_", "HYPOTHESIS", "PYTEST_", "COVERAGE_")
 _ENV_NAMES = ("PYTHONHASHSEED", "PYTHONPATH", "PYTHONWARNINGS", "PYTHONDEVMODE", "PYTHONOPTIMIZE", "LANG", "LC_ALL")
-# Set per run or per output folder: they say where things go, not what the tests do.
-_ENV_IGNORED = (ENV_PROGRESS, ENV_RECORDS, ENV_INPUTS, "COVERAGE_FILE", ENV_STORE)
+# Set per run or per output folder, or by the run around the chain: they say where things go, not what the
+# tests do (and a stage process never sees the outer run's: stage.build_env drops them).
+_ENV_IGNORED = (*OUTER_RUN_SETTINGS, ENV_RECORDS, ENV_INPUTS, "COVERAGE_FILE")
 # Files every stage reads whatever it imports (besides its own test folders).
 _ALWAYS = ("conftest.py", "pyproject.toml", "coverage.toml", "setup.cfg", "pytest.ini", "tox.ini")
 _ALWAYS_DIRS = ("tests/data", "tests/regression")
@@ -121,7 +123,16 @@ class StageStore:
     @classmethod
     def for_root(cls, root: Path, override: Path | None = None) -> StageStore:
         folder = override or Path(os.environ.get(ENV_STORE) or root / ".regression-cache")
-        megabytes = float(os.environ.get(ENV_STORE_MAX_MB) or DEFAULT_MAX_MB)
+        raw = os.environ.get(ENV_STORE_MAX_MB, "").strip()
+        try:
+            megabytes = float(raw) if raw else DEFAULT_MAX_MB
+        except ValueError:
+            megabytes = float("nan")
+        if not 0 < megabytes < float("inf"):  # also refuses nan
+            raise UsageError(
+                f"{ENV_STORE_MAX_MB}={raw!r}: not a size in megabytes; set a positive number such as "
+                f"{DEFAULT_MAX_MB}, or unset it"
+            )
         return cls(folder.resolve(), int(megabytes * 1024 * 1024))
 
     def _stage_dir(self, cell: str, key: str) -> Path:
