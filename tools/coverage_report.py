@@ -109,11 +109,15 @@ def load_thresholds(rcfile: Path) -> tuple[float, dict[str, float]]:
     return float(table.get("default", 0.0)), modules
 
 
+def stage_runs(contexts: set[str]) -> set[str]:
+    """The ``cell@stageKK`` runs behind ``cell@stageKK[|test id]`` contexts: their static part."""
+    return {context.split("|", 1)[0] for context in contexts} - {""}
+
+
 def stages_measured(contexts: set[str]) -> set[int]:
     """Whole stages found in ``cell@stageKK[|test id]`` contexts (``cell@stageKK-mNN``, one module's tests, is
     not). Only the static part counts: a stage where every line ran inside some test still ran."""
-    static = {context.split("|", 1)[0] for context in contexts}
-    return {int(m.group(1)) for context in static if (m := _STAGE_CONTEXT.search(context))}
+    return {int(m.group(1)) for context in stage_runs(contexts) if (m := _STAGE_CONTEXT.search(context))}
 
 
 def module_rows(report: dict, thresholds: tuple[float, dict[str, float]], stages: set[int]) -> list[ModuleRow]:
@@ -235,8 +239,7 @@ def build(root: Path, rcfile: Path, keep_data: bool = False) -> int:
             raise WriteError(f"could not write the reports under {out}: {error}; the previous ones are kept") from error
         finally:
             shutil.rmtree(built, ignore_errors=True)
-    runs = {context.split("|", 1)[0] for context in contexts} - {""}  # a context: cell@stageKK[|test id]
-    print(f"coverage of {len(dirs)} cell(s), {len(runs)} cell@stage run(s), per tinytorch module:")
+    print(f"coverage of {len(dirs)} cell(s), {len(stage_runs(contexts))} cell@stage run(s), per tinytorch module:")
     print(render(rows))
     print(f"HTML with contexts: {out / 'html' / 'index.html'}")
     if not keep_data:
