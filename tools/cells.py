@@ -29,7 +29,7 @@ RUN_SETTINGS = OUTER_RUN_SETTINGS
 """What an outer run (``signoff``, CI, a user's shell) sets for its own cells and report (named in the
 harness's ``common.py``: the chain keeps them from its stages and their keys). The test suite
 must never see them: under ``signoff`` the reports root is ``reports/signoff``, and a test that runs the
-tools would read or write the release's results instead of its own (``conftest.py`` removes them)."""
+tools would read or write the release's results instead of its own (``regression/run_isolation.py`` removes them)."""
 
 
 def editable_is_current(venv: Path, repo: Path = REPO_ROOT) -> bool:

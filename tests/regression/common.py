@@ -41,8 +41,8 @@ OUTER_RUN_SETTINGS = (
 )
 """Where an outer run puts things and what it asks of the chain: never what a test does. So they never reach
 a stage's pytest process (stage.build_env) nor a stage's key (stage_store.py): ``signoff`` sets several,
-and a stage recorded by ``nox -s regression`` at the same commit must still be reused there. The test
-suite does not see them either (conftest.py)."""
+and a stage recorded by ``nox -s regression`` at the same commit must still be reused there. The harness's
+own tests do not see them either (run_isolation.py)."""
 
 # The words of the records (contract.py defines them once). Model variants of the zoo: the float model and
 # its int8 twins (weight-only per-channel "int8", the default twin; "int8static" with calibrated static

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from regression.common import ENV_STAGE
+from regression.run_isolation import without_outer_run_settings  # noqa: F401  (autouse)
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]

@@ -7,7 +7,10 @@ import sys
 
 import pytest
 
+from tools import harness  # noqa: F401  (puts tests/ on the path: `regression` below)
 from tools.bisection import search
+
+from regression.run_isolation import without_outer_run_settings  # noqa: F401  (autouse), isort: skip
 
 
 @pytest.fixture(scope="module")

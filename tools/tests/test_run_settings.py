@@ -1,4 +1,5 @@
-"""A test never sees the settings of the run around it (``conftest.py``; ``signoff`` sets them for its cells)."""
+"""A harness test never sees the settings of the run around it (``signoff`` sets them for its cells):
+``tests/regression/run_isolation.py``, loaded by the conftests of ``tools/tests`` and ``tests/regression``."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from tools.cells import RUN_SETTINGS
 
@@ -16,11 +19,17 @@ def test_no_outer_run_setting_is_visible():
     assert [name for name in RUN_SETTINGS if name in os.environ] == []
 
 
-def test_a_signoff_environment_does_not_reach_the_tests():
+@pytest.mark.parametrize(
+    "test_id",
+    [
+        "tools/tests/test_run_settings.py::test_no_outer_run_setting_is_visible",
+        "tests/regression/test_run_isolation.py::test_no_outer_run_setting_is_visible_to_a_harness_test",
+    ],
+)
+def test_a_signoff_environment_does_not_reach_the_tests(test_id):
     env = {**os.environ, **{name: "set-by-the-outer-run" for name in RUN_SETTINGS}}
-    here = f"{Path(__file__).relative_to(REPO)}::test_no_outer_run_setting_is_visible"
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", here],
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", test_id],
         cwd=REPO,
         env=env,
         capture_output=True,
