@@ -36,11 +36,11 @@ class QuickEnd:
 def end_without_teardown(code: int) -> None:
     """Exit with ``code`` once pytest is done, skipping the interpreter's teardown.
 
-    When ``pytest.console_main`` returns, everything a stage hands on is written and closed: the records
-    and coverage data at session finish, the inputs list at unconfigure, the log through stdout. What
-    teardown would still do is free, one by one, every model, array and module the stage built — at stage
-    16 a heap of the whole zoo, the slowest part of a stage after its tests. A coverage started around the
-    process (``coverage run``) saves its data at exit: then the process ends the ordinary way.
+    When ``pytest.main`` returns, everything a stage hands on is written and closed: the records and the
+    coverage data at session finish, the inputs list at unconfigure, the log through stdout (flushed
+    here). What teardown would still do is free, one by one, every model, array and module the stage
+    built: ≈ 0.6 s at stage 16 here, no result depends on it. A coverage started around the process
+    (``coverage run``) saves its data at exit: then the process ends the ordinary way.
     """
     coverage = sys.modules.get("coverage")
     if coverage is not None and coverage.Coverage.current() is not None:
